@@ -101,7 +101,13 @@ export type Effect =
   | { kind: 'enqueue'; envelope: Envelope; message: Uint8Array }
   | { kind: 'starttls' }
   | { kind: 'close' }
-  | { kind: 'log'; event: string; fields: Record<string, unknown> };
+  | { kind: 'log'; event: string; fields: Record<string, unknown>; level?: LogEffectLevel };
+
+/**
+ * Added by the protocol core: how loud a 'log' effect is. Absent means 'info'. State changes are 'debug'
+ * (one per command, so a host should drop them cheaply unless debugging); bugs caught by the dispatcher are 'error'.
+ */
+export type LogEffectLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Which timeout applies now (RFC 5321 §4.5.3.2): waiting for a command, or inside DATA/BDAT data. */
 export type SessionPhase = 'command' | 'data';

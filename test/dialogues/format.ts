@@ -1,0 +1,127 @@
+// Parser for the .smtp dialogue transcripts, shared by the in-memory runner and the TCP runner.
+//
+// Format, one item per line:
+//   @option <name>=<value>   SessionOptions override; "extensions.<switch>=false" for extensions;
+//                            values: true/false, integers, comma lists for localDomains/relayDomains
+//   @trusted                 the client is in trusted networks (TCP runner: 127.0.0.0/8)
+//   @tls                     implicit TLS from the first byte
+//   -> text                  send text + CRLF
+//   ~> text                  send raw bytes, escapes \r \n \t \\ \xHH, nothing appended
+//   <- text                  expect exactly this reply line (without CRLF)
+//   <~ regex                 expect one reply line matching this JavaScript regex
+//   <- [close]               expect the server to have closed the connection
+//   -- starttls              perform the TLS upgrade now (after the 220 to STARTTLS)
+//   # text                   comment naming the rule or attack; blank lines are ignored
+// Directives come before the first step.
+import type { SessionOptionOverrides } from '../support/session-options.ts';
+
+export type Step =
+  | { kind: 'send'; bytes: Uint8Array; raw: boolean; line: number }
+  | { kind: 'expect'; text: string; line: number }
+  | { kind: 'match'; pattern: RegExp; line: number }
+  | { kind: 'close'; line: number }
+  | { kind: 'starttls'; line: number };
+
+export interface Dialogue {
+  options: SessionOptionOverrides;
+  trusted: boolean;
+  tls: boolean;
+  steps: Step[];
+}
+
+const encoder = new TextEncoder();
+
+/** Parses a transcript; throws (with the line number) on anything malformed, since test files are ours. */
+export function parseDialogue(text: string): Dialogue {
+  const d: Dialogue = { options: {}, trusted: false, tls: false, steps: [] };
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    const line = lines[i];
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const fail = (why: string): never => {
+      throw new Error(`dialogue line ${n}: ${why}: ${JSON.stringify(line)}`);
+    };
+    if (line.startsWith('@')) {
+      if (d.steps.length > 0) fail('directive after the first step');
+      parseDirective(d, line, fail);
+      continue;
+    }
+    const op = line.slice(0, 2);
+    if (line.length > 2 && line[2] !== ' ') fail('expected one space after the operator');
+    const arg = line.slice(3);
+    switch (op) {
+      case '->':
+        d.steps.push({ kind: 'send', bytes: encoder.encode(`${arg}\r\n`), raw: false, line: n });
+        break;
+      case '~>':
+        d.steps.push({ kind: 'send', bytes: unescape(arg, fail), raw: true, line: n });
+        break;
+      case '<-':
+        d.steps.push(arg === '[close]' ? { kind: 'close', line: n } : { kind: 'expect', text: arg, line: n });
+        break;
+      case '<~':
+        try {
+          d.steps.push({ kind: 'match', pattern: new RegExp(arg), line: n });
+        } catch {
+          fail('bad regex');
+        }
+        break;
+      case '--':
+        if (arg !== 'starttls') fail('unknown action');
+        d.steps.push({ kind: 'starttls', line: n });
+        break;
+      default:
+        fail('unknown operator');
+    }
+  }
+  return d;
+}
+
+function parseDirective(d: Dialogue, line: string, fail: (why: string) => never): void {
+  if (line === '@trusted') {
+    d.trusted = true;
+    return;
+  }
+  if (line === '@tls') {
+    d.tls = true;
+    return;
+  }
+  const m = /^@option ([A-Za-z.]+)=(.*)$/.exec(line);
+  if (m === null) return fail('unknown directive');
+  const [, name, text] = m;
+  const value: unknown = /^(true|false)$/.test(text) ? text === 'true' : /^\d+$/.test(text) ? Number(text) : text;
+  const opts = d.options as Record<string, unknown>;
+  if (name.startsWith('extensions.')) {
+    const ext = (d.options.extensions ??= {}) as Record<string, unknown>;
+    ext[name.slice('extensions.'.length)] = value;
+  } else if (name === 'localDomains' || name === 'relayDomains') {
+    opts[name] = new Set(text === '' ? [] : text.split(','));
+  } else {
+    opts[name] = value;
+  }
+}
+
+/** \r \n \t \\ \xHH; other characters as UTF-8. */
+export function unescape(text: string, fail: (why: string) => never): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const slash = text.indexOf('\\', i);
+    if (slash !== i) {
+      const end = slash < 0 ? text.length : slash;
+      out.push(...encoder.encode(text.slice(i, end)));
+      i = end - 1;
+      continue;
+    }
+    const e = text[++i];
+    if (e === 'r') out.push(13);
+    else if (e === 'n') out.push(10);
+    else if (e === 't') out.push(9);
+    else if (e === '\\') out.push(92);
+    else if (e === 'x' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else fail(`bad escape \\${e ?? ''}`);
+  }
+  return new Uint8Array(out);
+}
