@@ -65,6 +65,11 @@ export interface Config {
     relayDomains: string[];
     /** CIDR blocks allowed to relay anywhere (like Postfix mynetworks). */
     trustedNetworks: string[];
+    /**
+     * Must be true for trustedNetworks to hold a block as broad as 0.0.0.0/0 or ::/0 (wider than an IPv4 /8,
+     * or an IPv6 /16 reaching global unicast): that makes an open relay, so it takes a loudly named switch.
+     */
+    iKnowThisIsAnOpenRelay: boolean;
   };
 
   limits: {
