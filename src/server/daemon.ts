@@ -1,0 +1,172 @@
+// `tern serve`: wires config, lock, store, queue intake, SMTP listeners, console and control socket, and stops them in order.
+import * as tls from 'node:tls';
+import * as path from 'node:path';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../lib/log.ts';
+import { matcher } from '../lib/cidr.ts';
+import { lockDataDir } from '../control/lock.ts';
+import { serveControl } from '../control/server.ts';
+import type { ControlRequest } from '../control/protocol.ts';
+import { openStore, type Store } from '../store/open.ts';
+import { migrate } from '../store/migrate.ts';
+import { createIntake } from '../queue/intake.ts';
+import { createQueueReader } from '../queue/repo.ts';
+import type { QueueReader, RecipientState } from '../queue/types.ts';
+import { newQueueId } from '../smtp/queue-id.ts';
+import { createApp } from '../web/app.ts';
+import { serveHttp, type HttpListener } from '../runtime/http.ts';
+import { loadOrCreateCertificate } from './certificate.ts';
+import { InflightBudget } from './limits.ts';
+import { sessionOptionsFrom } from './session-options.ts';
+import { type BoundListener, type ListenerSpec, SmtpServer } from './smtp-server.ts';
+import { parseHostPort } from '../lib/hostport.ts';
+import { VERSION } from '../version.ts';
+
+export interface Daemon {
+  listeners: BoundListener[];
+  console: { port: number } | null;
+  store: Store;
+  /** Resolves when fully stopped (after stop() or a fatal error). */
+  stopped: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+const RECIPIENT_STATES: readonly RecipientState[] = ['queued', 'deferred', 'delivered', 'bounced', 'held'];
+
+/** Addresses were validated when the config loaded; a failure here is a bug, so it throws. */
+function hostPort(text: string): { host: string; port: number } {
+  const r = parseHostPort(text);
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+}
+
+function listenerSpecs(config: Config): ListenerSpec[] {
+  const specs: ListenerSpec[] = [];
+  for (const kind of ['mx', 'submission', 'submissions'] as const) {
+    const address = config.listeners[kind].address;
+    if (address) specs.push({ kind, ...hostPort(address) });
+  }
+  return specs;
+}
+
+/**
+ * Start-up order matters: the lock comes first (nothing may touch the data directory before we own it),
+ * the store is migrated before any listener accepts, and stop() runs the same steps backwards so the last
+ * acknowledged message is committed before the database closes.
+ */
+export async function startDaemon(config: Config, log: Logger, notes: string[] = []): Promise<Daemon> {
+  const started = Date.now();
+  const lock = await lockDataDir(config.dataDir);
+  const cleanups: Array<() => Promise<void>> = [() => lock.release()];
+  const unwind = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((e) => log.error('stop-step-failed', { error: String(e) }));
+  };
+  try {
+    const cert = await loadOrCreateCertificate({
+      certFile: config.tls.certFile,
+      keyFile: config.tls.keyFile,
+      dataDir: config.dataDir,
+      hostname: config.hostname,
+    });
+    if (cert.selfSigned) notes.push(`self-signed certificate ${cert.path} (sha256 ${cert.fingerprint})`);
+    const secureContext = tls.createSecureContext({ key: cert.key, cert: cert.cert });
+
+    const store = await openStore({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize });
+    cleanups.push(() => store.close());
+    await migrate(store);
+    const intake = createIntake(store);
+    cleanups.push(() => intake.close());
+    const reader = createQueueReader(store);
+
+    const server = new SmtpServer({
+      listeners: listenerSpecs(config),
+      context: {
+        options: sessionOptionsFrom(config, true),
+        deps: { now: () => new Date(), newQueueId },
+        queue: intake,
+        log,
+        commandTimeout: config.smtp.commandTimeout,
+        dataTimeout: config.smtp.dataTimeout,
+        secureContext,
+        budget: new InflightBudget(config.limits.maxInflightBytes),
+        isTrusted: matcher(config.relay.trustedNetworks),
+      },
+      maxConnections: config.limits.maxConnections,
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      tlsKeyCert: { key: cert.key, cert: cert.cert },
+      log,
+    });
+    const listeners = await server.start();
+    cleanups.push(() => server.stop(config.limits.shutdownGrace));
+
+    const status = async () => ({
+      version: VERSION,
+      pid: process.pid,
+      hostname: config.hostname,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      database: store.kind,
+      connections: server.connectionCount,
+      listeners,
+      queue: await reader.stats(),
+    });
+    let httpListener: HttpListener | null = null;
+    if (config.console.address) {
+      const { host, port } = hostPort(config.console.address);
+      httpListener = serveHttp(createApp({ status }).fetch, host, port);
+      const l = httpListener;
+      cleanups.push(() => l.close());
+    }
+    serveControl(lock.server, (req) => handleControl(req, reader, status), log);
+
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => (resolveStopped = r));
+    let stopping: Promise<void> | null = null;
+    const daemon: Daemon = {
+      listeners,
+      console: httpListener ? { port: httpListener.port } : null,
+      store,
+      stopped,
+      stop: (reason) =>
+        (stopping ??= (async () => {
+          log.info('stopping', { reason, connections: server.connectionCount });
+          await unwind();
+          log.info('stopped', {});
+          resolveStopped();
+        })()),
+    };
+    for (const note of notes) log.info('note', { note });
+    log.info('ready', {
+      version: VERSION,
+      hostname: config.hostname,
+      database: store.kind === 'pglite' ? `embedded PGlite in ${path.join(config.dataDir, 'pglite')}` : 'postgres',
+      ...Object.fromEntries(listeners.map((l) => [l.kind, `${l.address}:${l.port}`])),
+      ...(httpListener ? { console: `${hostPort(config.console.address).host}:${httpListener.port}` } : {}),
+      ms: Date.now() - started,
+    });
+    return daemon;
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+async function handleControl(req: ControlRequest, reader: QueueReader, status: () => Promise<unknown>): Promise<unknown> {
+  switch (req.cmd) {
+    case 'status':
+      return status();
+    case 'queue.stats':
+      return reader.stats();
+    case 'queue.list': {
+      const state = req.state as RecipientState | undefined;
+      if (state !== undefined && !RECIPIENT_STATES.includes(state)) throw new Error(`unknown state ${state}`);
+      return reader.list({ limit: Math.min(Math.max(req.limit ?? 100, 1), 10_000), state });
+    }
+    case 'queue.show': {
+      const msg = await reader.get(req.id, { withBody: req.body === true });
+      if (!msg) throw new Error(`no message ${req.id} in the queue`);
+      return msg;
+    }
+    default:
+      throw new Error(`unknown control command ${(req as { cmd: string }).cmd}`);
+  }
+}
