@@ -12,7 +12,6 @@ import postgres from 'postgres';
 import { createIntake } from '../src/queue/intake.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { openStore, type Store } from '../src/store/open.ts';
-import { syncCounters } from '../src/store/pglite-fs.ts';
 import type { Envelope } from '../src/smtp/types.ts';
 
 const { values: args } = parseArgs({
@@ -78,8 +77,6 @@ function withLatency(store: Store): Store {
 
 async function run(store: Store, concurrency: number, maxInFlight: number): Promise<string> {
   const intake = createIntake(withLatency(store), { maxInFlight });
-  const syncs0 = syncCounters.files;
-  const syncMs0 = syncCounters.ms;
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   let done = 0;
@@ -106,16 +103,12 @@ async function run(store: Store, concurrency: number, maxInFlight: number): Prom
   const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
   await intake.close();
   const c = intake.counters;
-  const syncs = syncCounters.files - syncs0;
   return [
     `${store.kind.padEnd(8)} conc=${String(concurrency).padStart(2)} inflight=${store.kind === 'pglite' ? 1 : maxInFlight}${LATENCY ? ` +${LATENCY}ms` : ''}`,
     `${Math.round(done / secs).toString().padStart(6)} msg/s`,
     `avg batch ${(c.messages / Math.max(1, c.batches)).toFixed(1).padStart(5)}`,
     `${c.transactions} tx`,
     `per tx: build ${(c.buildMs / Math.max(1, c.transactions)).toFixed(2)} ms, database ${(c.dbMs / Math.max(1, c.transactions)).toFixed(2)} ms`,
-    store.kind === 'pglite'
-      ? `${syncs} fdatasync (${(syncs / Math.max(1, c.transactions)).toFixed(2)}/tx, ${((syncCounters.ms - syncMs0) / Math.max(1, syncs)).toFixed(2)} ms each)`
-      : '',
     `latency p50 ${pct(0.5).toFixed(1)} p99 ${pct(0.99).toFixed(1)} max ${pct(1).toFixed(0)} ms`,
     BIG_MB > 0 ? `+ ${bigDone} messages of ${BIG_MB} MiB` : '',
   ].join('  ');

@@ -51,7 +51,8 @@ if (existsSync(gen) && existsSync(migrationsDir)) {
 
 const started = performance.now();
 const result = await Bun.build({
-  entrypoints: [join(root, 'src/main.ts')],
+  // The embedded database's worker thread is its own entry point (src/store/pglite-remote.ts starts it).
+  entrypoints: [join(root, 'src/main.ts'), join(root, 'src/store/pglite-worker.ts')],
   compile: {
     outfile,
     ...(opts.target ? { target: opts.target as Bun.Build.CompileTarget } : {}),

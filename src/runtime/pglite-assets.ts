@@ -15,3 +15,13 @@ export async function pgliteAssets(): Promise<Partial<PGliteOptions>> {
   }
   return {};
 }
+
+/**
+ * Where the embedded database's worker thread starts. From source, next to its proxy in src/store/. In a
+ * compiled executable every bundled module shares the executable's import.meta.url at the bundle root,
+ * and the worker (an extra entry point in scripts/build.ts) keeps its path relative to src/.
+ */
+export function pgliteWorkerUrl(): string {
+  if (typeof Bun !== 'undefined' && Bun.isStandaloneExecutable) return new URL('./store/pglite-worker.ts', import.meta.url).href;
+  return new URL('../store/pglite-worker.ts', import.meta.url).href;
+}

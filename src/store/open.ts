@@ -1,16 +1,15 @@
 // The one place that picks the database driver (embedded PGlite or a PostgreSQL server) and evens out
 // their differences, so the rest of Tern sees one Store whatever it runs on.
-import { Buffer } from 'node:buffer';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PGlite, types } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import { pgliteAssets } from '../runtime/pglite-assets.ts';
-import { DurableNodeFS, durableStartParams, syncDirectory, syncTree, type HostSync } from './pglite-fs.ts';
+import { openDurablePglite, type PgliteClient } from './pglite-engine.ts';
+import type { HostSync } from './pglite-fs.ts';
+import { RemotePglite } from './pglite-remote.ts';
 import * as schema from './schema.ts';
 
 export type TernSchema = typeof schema;
@@ -83,30 +82,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     : openPostgres(opts.url, opts.poolSize, opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS);
 }
 
+/**
+ * The embedded database runs on a worker thread (pglite-worker.ts explains why); tests that inject a
+ * failing disk (hostSync) run it in-process, since a function cannot cross to the worker.
+ */
 async function openPglite(dir: string, hostSync?: HostSync): Promise<Store> {
-  const fresh = !fs.existsSync(path.join(dir, 'PG_VERSION'));
-  fs.mkdirSync(dir, { recursive: true });
-  const pg = await PGlite.create({
-    ...(await pgliteAssets()),
-    fs: new DurableNodeFS(dir, hostSync),
-    startParams: durableStartParams(),
-    // PGlite's own bytea codecs go byte by byte in JS (Array.from(...).map(toString(16)).join, and a
-    // parseInt per byte back): 22 ms to insert 50 bodies of 5 KB. Handing the bytes over unchanged makes
-    // PGlite's Bind writer send them in binary format (it does so for any ArrayBuffer view): 2.9 ms.
-    // Results still arrive as hex text, decoded natively. PGlite's types declare serializers as
-    // returning strings; the binary path is what its writer does at run time, and the intake
-    // round-trip test of all 256 byte values pins it.
-    serializers: { [types.BYTEA]: byteaAsBinary as unknown as (value: unknown) => string },
-    parsers: { [types.BYTEA]: hexToBytea },
-  });
-  if (fresh) {
-    syncTree(dir); // see syncTree: initdb's output was written without fsync
-    syncDirectory(path.dirname(dir)); // the entry for pglite/ itself
-  }
-  const fatal = guardFatal(pg);
+  const pg: PgliteClient = hostSync ? await openDurablePglite(dir, hostSync) : await RemotePglite.open(dir);
   // drizzle's two database classes differ only in their result-kind type parameter, which TernDb
-  // erases; the runtime API is the same PgDatabase.
-  const db = drizzlePglite({ client: pg, schema }) as unknown as TernDb;
+  // erases; the runtime API is the same PgDatabase. The client is PGlite or its worker proxy, which
+  // has the query/transaction shape drizzle's PGlite session calls.
+  const db = drizzlePglite({ client: pg as unknown as PGlite, schema }) as unknown as TernDb;
   let closing: Promise<void> | null = null;
   return {
     kind: 'pglite',
@@ -118,65 +103,16 @@ async function openPglite(dir: string, hostSync?: HostSync): Promise<Store> {
     async query<T>(text: string, params: unknown[]) {
       return (await pg.query<T>(text, params)).rows;
     },
-    async listen(channel, onPayload) {
-      fatal.check();
-      const unlisten = await pg.listen(channel, onPayload);
-      return () => unlisten();
-    },
+    listen: (channel, onPayload) => pg.listen(channel, onPayload),
     async notify(channel, payload) {
       await pg.query('select pg_notify($1, $2)', [channel, payload]);
     },
     withLock: (_key, fn) => fn(),
     close() {
-      // After a PANIC the instance answers nothing, close() included; the process is about to restart.
-      closing ??= pg.closed || fatal.error ? Promise.resolve() : pg.close();
+      closing ??= pg.close();
       return closing;
     },
   };
-}
-
-/**
- * A PANIC (e.g. fsync failed: see pglite-fs.ts) or FATAL error stops the single postgres backend inside
- * PGlite, and every later call on that instance then waits forever (measured: the next query after a
- * failed fsync never settled). Remember the first such error and fail everything after it at once, so
- * SMTP sessions get their 451 instead of hanging; a restart runs crash recovery.
- */
-function guardFatal(pg: PGlite): { check(): void; readonly error: Error | null } {
-  const state = {
-    error: null as Error | null,
-    check() {
-      if (state.error) throw state.error;
-    },
-  };
-  const guard = <F extends (...args: never[]) => Promise<unknown>>(fn: F): F =>
-    (async (...args: Parameters<F>) => {
-      state.check();
-      try {
-        return await fn(...args);
-      } catch (err) {
-        const severity = (err as { severity?: unknown }).severity;
-        if (severity === 'PANIC' || severity === 'FATAL') {
-          state.error = new Error(`embedded database stopped: ${(err as Error).message}; restart Tern to recover`, {
-            cause: err,
-          });
-        }
-        throw err;
-      }
-    }) as F;
-  pg.query = guard(pg.query.bind(pg));
-  pg.exec = guard(pg.exec.bind(pg));
-  pg.transaction = guard(pg.transaction.bind(pg));
-  return state;
-}
-
-function byteaAsBinary(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new Error('bytea parameter must be a Uint8Array');
-  return value;
-}
-
-function hexToBytea(text: string): Uint8Array {
-  const b = Buffer.from(text.slice(2), 'hex');
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 async function openPostgres(url: string, poolSize: number, queryTimeoutMs: number): Promise<Store> {
@@ -211,7 +147,7 @@ async function openPostgres(url: string, poolSize: number, queryTimeoutMs: numbe
       return Array.from(rows); // postgres-js's RowList is an Array subclass with extra fields
     },
     async query<T>(text: string, params: unknown[]) {
-      const pending = client.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+      const pending = client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<never>((_, reject) => {
         // No pending.cancel(): in 3.4.9 it can leave a promise of its own rejected with nobody to

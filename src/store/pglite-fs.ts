@@ -44,9 +44,6 @@ type InitResult = Awaited<ReturnType<NodeFS['init']>>;
 const EIO = 29; // Emscripten's errno numbering (wasi), not Linux's
 const DIRECTORY_SYNC_TOLERATED = new Set(['EINVAL', 'EBADF', 'EISDIR']);
 
-/** Counters for tests and the benchmark: host sync calls the database made, and the time they took. */
-export const syncCounters = { files: 0, directories: 0, ms: 0 };
-
 interface EmscriptenStream {
   nfd?: number;
   node: { mode: number };
@@ -79,23 +76,15 @@ export class DurableNodeFS extends NodeFS {
       m.NODEFS.stream_ops.fsync = (stream) => {
         if (stream.nfd === undefined) return 0; // never opened on the host: nothing to flush
         const isDir = m.FS.isDir(stream.node.mode);
-        const started = performance.now();
         try {
-          if (isDir) {
-            this.sync.directory(stream.nfd);
-            syncCounters.directories++;
-          } else {
-            this.sync.file(stream.nfd);
-            syncCounters.files++;
-          }
+          if (isDir) this.sync.directory(stream.nfd);
+          else this.sync.file(stream.nfd);
           return 0;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code ?? '';
           if (isDir && DIRECTORY_SYNC_TOLERATED.has(code)) return 0;
           console.error(`pglite: fsync failed (${code}); the database will stop`, err);
           return EIO;
-        } finally {
-          syncCounters.ms += performance.now() - started;
         }
       };
     };

@@ -73,13 +73,12 @@ test('embedded commits reach the disk: host fdatasync per transaction, seen by s
       { encoding: 'utf8', timeout: 100_000 },
     );
     assert.equal(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { transactions: number; files: number };
+    const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { transactions: number };
     const lines = fs.readFileSync(trace, 'utf8').split('\n');
     const walSyncs = lines.filter((l) => /fdatasync\(\d+<[^>]*\/pg_wal\/[0-9A-F]{24}>\) = 0/.test(l)).length;
     fs.rmSync(path.dirname(trace), { recursive: true, force: true });
     assert.equal(report.transactions, n);
     assert.ok(walSyncs >= n, `${walSyncs} WAL fdatasync calls reached the kernel for ${n} commits`);
-    assert.ok(report.files >= n, `${report.files} syncs through the durable file system`);
   } finally {
     await t.cleanup();
   }
