@@ -77,7 +77,7 @@ export interface Config {
     maxConnections: number;
     /** Simultaneous connections from one IP address; beyond it 421 4.7.0. */
     maxConnectionsPerIp: number;
-    /** Octets of message data buffered over all sessions at once; beyond it 452 4.3.1. */
+    /** Octets of message data buffered over all sessions at once; past it the session gets 421 4.3.1 and is closed. */
     maxInflightBytes: number;
     /** How long shutdown waits for sessions in flight before closing them. */
     shutdownGrace: number;

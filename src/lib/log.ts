@@ -108,9 +108,30 @@ function jsonFields(fields: LogFields): LogFields {
   return out;
 }
 
-const defaultWrite = (line: string): void => {
+/**
+ * Lines written in one turn of the event loop go out in one write: a busy server logs several lines per
+ * message (connect, transaction, disconnect), and one syscall per line was measured at 3 writes per
+ * message under smtp-source. Flushed on setImmediate and on exit, so at most one turn of lines can be lost
+ * to a SIGKILL.
+ */
+let pending: string[] = [];
+let scheduled = false;
+function flushPending(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join('');
+  pending = [];
   // node:process is the same object on Bun, Deno and Node.
-  process.stderr.write(line + '\n');
+  process.stderr.write(text);
+}
+process.on('exit', flushPending);
+
+const defaultWrite = (line: string): void => {
+  pending.push(line + '\n');
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushPending);
+  }
 };
 
 const noop: LogMethod = () => {};

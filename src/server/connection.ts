@@ -53,15 +53,16 @@ export class SmtpConnection {
   #ended = false;
   #messages = 0;
 
+  /** remoteAddress: already read and normalised by the listener (each read is a syscall on Bun). */
   constructor(
     socket: net.Socket,
     listener: ListenerKind,
+    remoteAddress: string,
     private readonly ctx: ConnectionContext,
     private readonly admission: Admission,
   ) {
     this.#socket = socket;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    const remoteAddress = normalizeIp(socket.remoteAddress);
     const conn: ConnectionInfo = {
       remoteAddress,
       remotePort: socket.remotePort ?? 0,

@@ -97,7 +97,7 @@ export class SmtpServer {
       SmtpConnection.refuse(socket, replies.tooManyConnections.text);
       return;
     }
-    const conn = new SmtpConnection(socket, kind, this.opts.context, admitted);
+    const conn = new SmtpConnection(socket, kind, ip, this.opts.context, admitted);
     this.#connections.add(conn);
     void conn.done.then(() => this.#connections.delete(conn));
   }

@@ -127,3 +127,34 @@ describe('a client that never reads its replies', () => {
     assert.ok(written > 0);
   });
 });
+
+describe('shared budget for buffered message data', () => {
+  let srv: TestDaemon;
+  before(async () => {
+    srv = await startTestDaemon({ TERN_SMTP_MAX_MESSAGE_SIZE: '64KiB', TERN_LIMITS_MAX_INFLIGHT_BYTES: '64KiB' });
+  });
+  after(() => srv?.stop());
+
+  test('the session that would exceed it gets 421 4.3.1 and is closed; the others finish normally', async () => {
+    const open = async () => {
+      const c = await greeted(srv.port('mx'));
+      await c.command('EHLO budget.example');
+      await c.command('MAIL FROM:<a@example.org>');
+      await c.command('RCPT TO:<b@tern.test>');
+      assert.equal((await c.command('DATA')).code, 354);
+      return c;
+    };
+    const line = 'x'.repeat(998) + '\r\n';
+    const a = await open();
+    const b = await open();
+    a.write('Subject: a\r\n\r\n' + line.repeat(40)); // ~40 KB held by A
+    await new Promise((r) => setTimeout(r, 200));
+    b.write('Subject: b\r\n\r\n' + line.repeat(40)); // would take the total past 64 KiB
+    assert.match((await b.reply()).text, /^421 4\.3\.1 /);
+    await b.waitClosed();
+    a.write('.\r\n');
+    assert.equal((await a.reply()).code, 250, 'the session within budget is unaffected');
+    a.close();
+    assert.ok(srv.logs.some((l) => l.includes('"shed"')), 'the shedding is logged');
+  });
+});
