@@ -126,16 +126,7 @@ async function loadOrCreateSelfSigned(opts: CertificateOptions): Promise<LoadedC
     try {
       const certPem = await readFile(certPath, 'utf8');
       const leaf = new X509Certificate(certPem);
-      if (staleReason(leaf, privateKey, opts.hostname, now) === null) {
-        return {
-          key: keyPem,
-          cert: certPem,
-          selfSigned: true,
-          path: certPath,
-          fingerprint: leaf.fingerprint256,
-          notAfter: new Date(leaf.validTo),
-        };
-      }
+      if (staleReason(leaf, privateKey, opts.hostname, now) === null) return selfSigned(keyPem, certPem, certPath);
     } catch {
       // Missing or unreadable certificate: issue a new one below.
     }
@@ -152,15 +143,12 @@ async function loadOrCreateSelfSigned(opts: CertificateOptions): Promise<LoadedC
   }
   const certPem = await issue(keyPem, opts.hostname, now);
   await writeAtomically(certPath, certPem, 0o644);
-  const leaf = new X509Certificate(certPem);
-  return {
-    key: keyPem,
-    cert: certPem,
-    selfSigned: true,
-    path: certPath,
-    fingerprint: leaf.fingerprint256,
-    notAfter: new Date(leaf.validTo),
-  };
+  return selfSigned(keyPem, certPem, certPath);
+}
+
+function selfSigned(key: string, cert: string, path: string) {
+  const leaf = new X509Certificate(cert);
+  return { key, cert, selfSigned: true, path, fingerprint: leaf.fingerprint256, notAfter: new Date(leaf.validTo) };
 }
 
 // RSA rather than ECDSA: an MX hears from every kind of old sender, and some only do RSA key exchange or

@@ -52,6 +52,7 @@ export class SmtpConnection {
   #upgrading = false;
   #ended = false;
   #messages = 0;
+  #shedding = false;
 
   /** remoteAddress: already read and normalised by the listener (each read is a syscall on Bun). */
   constructor(
@@ -124,7 +125,7 @@ export class SmtpConnection {
   }
 
   readonly #onData = (chunk: Uint8Array): void => {
-    if (this.#ended || this.#upgrading) return; // after STARTTLS the plaintext stream is dead; see #upgrade
+    if (this.#ended || this.#upgrading || this.#shedding) return; // after STARTTLS the plaintext stream is dead; see #upgrade
     // Message data is charged to the shared budget before the session buffers it; a chunk that merely
     // starts DATA (pipelined) is charged after, which over-admits at most one chunk.
     const inData = this.#inData();
@@ -293,6 +294,7 @@ export class SmtpConnection {
 
   /** Over the shared memory budget: this session's data is dropped, unacknowledged, and the client told to retry. */
   #shed(): void {
+    this.#shedding = true;
     this.#log.warn('shed', { reason: 'inflight-budget', used: this.ctx.budget.used });
     this.#write(replies.insufficientResourcesClosing.text);
     this.#ended || this.#socket.end();

@@ -31,6 +31,7 @@ export interface Daemon {
   stop(reason: string): Promise<void>;
 }
 
+const CERT_WARN_MS = 14 * 24 * 3600 * 1000;
 const RECIPIENT_STATES: readonly RecipientState[] = ['queued', 'deferred', 'delivered', 'bounced', 'held'];
 
 /** Addresses were validated when the config loaded; a failure here is a bug, so it throws. */
@@ -69,6 +70,10 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
       hostname: config.hostname,
     });
     if (cert.selfSigned) notes.push(`self-signed certificate ${cert.path} (sha256 ${cert.fingerprint})`);
+    else if (cert.notAfter.getTime() - Date.now() < CERT_WARN_MS) {
+      // Renewal is the operator's (or their ACME client's) job; an expired certificate fails every STARTTLS.
+      log.warn('certificate-expiring', { path: cert.path, notAfter: cert.notAfter.toISOString() });
+    }
     const secureContext = tls.createSecureContext({ key: cert.key, cert: cert.cert });
 
     const store = await openStore({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize });
