@@ -6,6 +6,43 @@ export interface ListenerConfig {
   address: string;
 }
 
+export type TlsPolicyName = 'none' | 'opportunistic' | 'require' | 'verify';
+
+/** One transport-map entry (TOML [[routes]]), like a line of Postfix's transport(5). */
+export interface RouteConfig {
+  /** "example.org" (that domain), ".example.org" (its subdomains) or "*" (everything not local). */
+  domain: string;
+  /**
+   * "mx" (the domain's MX, the default), "mx:PORT", "smtp:[HOST]:PORT" (that host, no MX lookup),
+   * "smtp:DOMAIN:PORT" (DOMAIN's MX hosts), "lmtp:HOST:PORT", "lmtp:unix:/path".
+   */
+  nextHop: string;
+  /** "" = the global delivery.tls. */
+  tls: TlsPolicyName | '';
+  /** SMTP AUTH toward this next hop (PLAIN/LOGIN, only over TLS); both empty = none. */
+  authUser: string;
+  authPassword: string;
+}
+
+/** How mail for one local domain is delivered (TOML [domains."example.com"]); such a domain is local. */
+export interface DomainConfig {
+  delivery: 'mailbox' | 'maildir' | 'lmtp' | 'webhook';
+  /** Maildir path template: %d = domain, %u = local part (lower-cased), %a = address. */
+  maildir: string;
+  /** "HOST:PORT" or "unix:/path" of an LMTP server (RFC 2033), e.g. Dovecot. */
+  lmtp: string;
+  /** HTTPS (or HTTP) URL that receives each message as a POST (message/rfc822). */
+  webhook: string;
+  /** If set, each POST carries X-Tern-Signature: HMAC-SHA256 of the body with this secret. */
+  webhookSecret: string;
+  /** Known local parts; when non-empty, other local parts get 550 5.1.1 at RCPT time. */
+  recipients: string[];
+  /** Local part -> targets (local parts of this domain or full addresses elsewhere). */
+  aliases: Record<string, string[]>;
+  /** Target for local parts that are neither recipients nor aliases; "" = none. */
+  catchAll: string;
+}
+
 export interface Config {
   /** Our name in the greeting, EHLO and Received headers. */
   hostname: string;
@@ -82,6 +119,65 @@ export interface Config {
     /** How long shutdown waits for sessions in flight before closing them. */
     shutdownGrace: number;
   };
+
+  delivery: {
+    /** Run delivery workers in this process (a node may only accept, leaving delivery to others). */
+    enabled: boolean;
+    /** Deliveries in progress at once over all destinations. */
+    concurrency: number;
+    /** Deliveries in progress at once to one destination (one domain's MX set or one next hop). */
+    destinationConcurrency: number;
+    /** Messages per second to one destination; 0 = no limit. */
+    destinationRate: number;
+    /** Delays before each retry, the last one repeating (RFC 5321 §4.5.4.1). */
+    retrySchedule: number[];
+    /** After this long in the queue a message bounces (RFC 5321 §4.5.4.1: 4-5 days). */
+    maxQueueLifetime: number;
+    /** Send a "delayed" DSN once a recipient has waited this long; 0 = never. */
+    delayWarning: number;
+    /** How long a claim on a recipient lasts before another worker may take it over. */
+    lease: number;
+    /** TCP port of MX hosts (RFC 5321: 25); tests and odd networks override it. */
+    smtpPort: number;
+    /** Our EHLO name toward other servers; "" = hostname. */
+    heloName: string;
+    /** Default TLS policy toward MX hosts and routes without their own. */
+    tls: TlsPolicyName;
+    /** PEM file of extra trusted CAs for verified TLS and MTA-STS (the system's are always trusted). */
+    caFile: string;
+    /** Fetch, cache and enforce MTA-STS policies (RFC 8461). */
+    mtaSts: boolean;
+    /** Try IPv6 addresses of MX hosts too. */
+    ipv6: boolean;
+    /** Global smarthost for everything not routed otherwise: "[HOST]:PORT", "HOST:PORT" (MX of HOST); "" = none. */
+    smarthost: string;
+    smarthostTls: TlsPolicyName;
+    smarthostUser: string;
+    smarthostPassword: string;
+    /** TCP connect timeout per address. */
+    connectTimeout: number;
+    /** Waiting for the greeting and for replies to commands (RFC 5321 §4.5.3.2: 5 minutes). */
+    commandTimeout: number;
+    /** Waiting for the reply after the end of data (RFC 5321 §4.5.3.2.6: 10 minutes). */
+    dataTimeout: number;
+    /** How long an idle connection is kept for the next message to the same destination. */
+    connectionIdle: number;
+  };
+
+  dns: {
+    /** Recursive resolvers "IP" or "IP:PORT" ("[v6]:port"); empty = the nameserver lines of /etc/resolv.conf. */
+    servers: string[];
+    /** Per query attempt. */
+    timeout: number;
+    /** Attempts per server before the next one. */
+    attempts: number;
+  };
+
+  /** Transport map, first match wins (exact domain, then ".parent" entries, then "*"). */
+  routes: RouteConfig[];
+
+  /** Per local domain delivery settings; every domain named here is local. */
+  domains: Record<string, DomainConfig>;
 
   log: {
     format: 'text' | 'json';

@@ -4,6 +4,9 @@
 /** Which listener a connection arrived on; decides policy (relay rules, later AUTH requirements). */
 export type ListenerKind = 'mx' | 'submission' | 'submissions';
 
+/** Where a queued message came from: a listener, or 'local' (made by Tern itself, e.g. a DSN). */
+export type MessageOrigin = ListenerKind | 'local';
+
 /** What the TLS layer negotiated; goes into the Received header and the queue row. */
 export interface TlsInfo {
   protocol: string; // e.g. 'TLSv1.3'
@@ -82,7 +85,7 @@ export interface Envelope {
   protocol: string; // the Received "with" value: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP, UTF8SMTPS...
   clientAddress: string;
   clientPort: number;
-  listener: ListenerKind;
+  listener: MessageOrigin;
   tls: TlsInfo | null;
   authUser: string | null; // set once AUTH exists (later issue)
   receivedAt: Date;

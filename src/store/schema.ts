@@ -68,7 +68,8 @@ export const messages = pgTable(
     index('messages_received_at_idx').on(t.receivedAt),
     // "What is queued from this sender?" is the first question during a spam or loop incident.
     index('messages_sender_idx').on(t.sender),
-    check('messages_listener_check', sql`${t.listener} in ('mx', 'submission', 'submissions')`),
+    // 'local': made by Tern itself (delivery status notifications) or handed in locally (sendmail).
+    check('messages_listener_check', sql`${t.listener} in ('mx', 'submission', 'submissions', 'local')`),
     check('messages_body_type_check', sql`${t.bodyType} in ('7BIT', '8BITMIME')`),
     check('messages_dsn_ret_check', sql`${t.dsnRet} in ('FULL', 'HDRS')`),
     check('messages_size_check', sql`${t.size} >= 0`),
@@ -92,6 +93,11 @@ export const recipients = pgTable(
     nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
     lastAttemptAt: tstz('last_attempt_at'),
     lastReply: text('last_reply'), // the remote reply (or local reason) of the last attempt, for operators
+    lastStatus: text('last_status'), // RFC 3463 enhanced status of the last attempt, e.g. '4.4.1'; the DSN Status
+    lastRemote: text('last_remote'), // 'host [ip]:port' of the last attempt, for the DSN's Remote-MTA
+    // Set when the RFC 3461 delay warning went out, so each recipient gets at most one.
+    delayNotifiedAt: tstz('delay_notified_at'),
+    finalAt: tstz('final_at'), // when it reached delivered or bounced
     // A worker claims due rows with FOR UPDATE SKIP LOCKED and sets an expiring lease, so a crashed
     // node's claims become due again instead of being stuck or delivered twice concurrently.
     leaseOwner: text('lease_owner'),
@@ -134,8 +140,27 @@ export const events = pgTable(
   ],
 );
 
+/**
+ * The built-in mailbox store: local mail delivered here when a domain's delivery is 'mailbox', for the
+ * console to show. A copy of the message, independent of the queue row, which may be purged later.
+ */
+export const mailbox = pgTable(
+  'mailbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    address: text('address').notNull(), // the final local address, after aliases (lower-cased domain)
+    messageId: text('message_id').notNull(), // the queue id it came from, for tracing
+    deliveredAt: tstz('delivered_at').notNull().defaultNow(),
+    size: integer('size').notNull(),
+    body: bytea('body').notNull(), // as delivered: with our Return-Path and Delivered-To on top
+    seen: boolean('seen').notNull().default(false),
+  },
+  (t) => [index('mailbox_address_idx').on(t.address, t.deliveredAt)],
+);
+
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
 export type RecipientRow = typeof recipients.$inferSelect;
 export type NewRecipientRow = typeof recipients.$inferInsert;
 export type EventRow = typeof events.$inferSelect;
+export type MailboxRow = typeof mailbox.$inferSelect;
