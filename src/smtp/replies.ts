@@ -148,6 +148,7 @@ export const replies = {
 
   // 5xx: policy and content
   relayDenied: reply(554, '5.7.1', 'Relay access denied', 'relay-denied'),
+  unknownUser: reply(550, '5.1.1', 'No such user here', 'unknown-user'), // RFC 3463 X.1.1, RFC 5321 §3.3
   sizeExceeded: reply(552, '5.3.4', 'Message size exceeds fixed limit', 'size-exceeded'), // RFC 1870 §6
   // RFC 6531 §3.5: MAIL gets 550 and RCPT gets 553, both with X.6.7.
   nonAsciiSender: reply(550, '5.6.7', 'Non-ASCII addresses not permitted for that sender', 'non-ascii-sender'),

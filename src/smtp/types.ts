@@ -48,6 +48,12 @@ export interface SessionOptions {
   relayDomains: ReadonlySet<string>; // lower-case; we accept and pass on mail for these
   startTls: boolean; // a certificate is available, so STARTTLS may be offered on plaintext connections
   extensions: ExtensionSwitches;
+  /**
+   * Does this local domain have a mailbox for this local part? Asked at RCPT for local domains only;
+   * false gets 550 5.1.1 (RFC 3463 X.1.1), so mail for unknown users is refused before it is accepted
+   * rather than bounced later (backscatter). Absent: every local part is accepted.
+   */
+  localRecipient?: (localPart: string, domain: string) => boolean;
 }
 
 /** Injected so the session stays deterministic under test. */

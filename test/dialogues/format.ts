@@ -2,7 +2,8 @@
 //
 // Format, one item per line:
 //   @option <name>=<value>   SessionOptions override; "extensions.<switch>=false" for extensions;
-//                            values: true/false, integers, comma lists for localDomains/relayDomains
+//                            values: true/false, integers, comma lists for localDomains/relayDomains;
+//                            localRecipients=a,b: the local parts local domains accept (others: 550 5.1.1)
 //   @trusted                 the client is in trusted networks (TCP runner: 127.0.0.0/8)
 //   @tls                     implicit TLS from the first byte
 //   -> text                  send text + CRLF
@@ -95,6 +96,11 @@ function parseDirective(d: Dialogue, line: string, fail: (why: string) => never)
   if (name.startsWith('extensions.')) {
     const ext = (d.options.extensions ??= {}) as Record<string, unknown>;
     ext[name.slice('extensions.'.length)] = value;
+  } else if (name === 'localRecipients') {
+    // The local parts every local domain knows (SessionOptions.localRecipient); `list` keeps the option
+    // comparable, so the TCP runner can tell two dialogues' option sets apart.
+    const known = new Set(text.split(',').map((l) => l.toLowerCase()));
+    opts.localRecipient = Object.assign((local: string) => known.has(local.toLowerCase()), { list: text });
   } else if (name === 'localDomains' || name === 'relayDomains') {
     opts[name] = new Set(text === '' ? [] : text.split(','));
   } else {

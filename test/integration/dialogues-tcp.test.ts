@@ -87,7 +87,9 @@ describe('dialogues (over TCP)', () => {
 
   /** One server per distinct option set, shared by the transcripts that use it. */
   async function serverFor(d: Dialogue): Promise<Running> {
-    const key = JSON.stringify([d.options, d.trusted], (_k, v: unknown) => (v instanceof Set ? [...v] : v));
+    const key = JSON.stringify([d.options, d.trusted], (_k, v: unknown) =>
+      v instanceof Set ? [...v] : typeof v === 'function' ? `fn:${(v as { list?: string }).list}` : v,
+    );
     const known = servers.get(key);
     if (known) return known;
     const options = testSessionOptions(d.options);

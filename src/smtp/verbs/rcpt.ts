@@ -24,6 +24,7 @@ export function checkRcpt(view: SessionView, cmd: Rcpt): Verdict<RcptPlan> {
   // RFC 6531 §3.5: a non-ASCII forward-path needs SMTPUTF8 on MAIL; else 553 5.6.7.
   if (cmd.to.utf8 && !tx.params.smtpUtf8) return refuse(R.nonAsciiRecipient);
   if (!mayReceive(cmd.to, view.options, view.conn.trusted)) return refuse(R.relayDenied, cmd.to.domain);
+  if (!knownLocally(cmd.to, view.options)) return refuse(R.unknownUser, cmd.to.domain);
   const address = formatMailbox(cmd.to);
   const recipient = { address, notify: params.notify, orcpt: params.orcpt };
   if (tx.seen.has(address)) return pass({ recipient, duplicate: true });
@@ -42,6 +43,13 @@ export function mayReceive(to: Mailbox, options: SessionOptions, trusted: boolea
   if (to.domain === '') return true;
   if (!to.literal && (options.localDomains.has(to.domain) || options.relayDomains.has(to.domain))) return true;
   return trusted;
+}
+
+/** Local domains may list their users; postmaster always exists (RFC 5321 §4.5.1). */
+function knownLocally(to: Mailbox, options: SessionOptions): boolean {
+  if (to.domain === '' || to.literal || !options.localRecipient || !options.localDomains.has(to.domain)) return true;
+  if (to.local.toLowerCase() === 'postmaster') return true;
+  return options.localRecipient(to.local, to.domain);
 }
 
 export function proceedRcpt(ctx: Context, _cmd: Rcpt, plan: RcptPlan): void {
