@@ -2,9 +2,12 @@
 
 import os from 'node:os';
 import { isDomainName } from '../lib/domain.ts';
-import type { Config } from './schema.ts';
+import type { Config, DomainConfig, RouteConfig } from './schema.ts';
 
 const MiB = 1024 * 1024;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
 
 /** os.hostname() when it is a usable domain name; containers and odd hosts can give "" or "my_box". */
 function defaultHostname(): string {
@@ -65,7 +68,57 @@ export const defaults: Readonly<Config> = deepFreeze({
     maxInflightBytes: 512 * MiB,
     shutdownGrace: 10_000,
   },
+  delivery: {
+    enabled: true,
+    concurrency: 100,
+    destinationConcurrency: 10,
+    destinationRate: 0,
+    // RFC 5321 §4.5.4.1: intervals "SHOULD be at least 30 minutes" but "more sophisticated and variable
+    // strategies" are welcome: greylisting, the commonest 4xx, lets a retry in after minutes. So start short,
+    // back off to an hour and repeat the last step until delivery.max_queue_lifetime.
+    retrySchedule: [5 * MINUTE, 10 * MINUTE, 20 * MINUTE, 40 * MINUTE, 60 * MINUTE],
+    maxQueueLifetime: 5 * 24 * HOUR, // §4.5.4.1: "the give-up time generally needs to be at least 4-5 days"
+    delayWarning: 4 * HOUR, // RFC 3464 "delayed" DSN, as Postfix's delay_warning_time suggests
+    lease: 10 * MINUTE,
+    smtpPort: 25,
+    heloName: '',
+    tls: 'opportunistic', // STARTTLS (RFC 3207) when offered, else plaintext: what Internet MX hosts expect
+    caFile: '',
+    mtaSts: true,
+    ipv6: true,
+    smarthost: '',
+    smarthostTls: 'require', // credentials are only ever sent over TLS
+    smarthostUser: '',
+    smarthostPassword: '',
+    connectTimeout: 30 * SECOND,
+    commandTimeout: 5 * MINUTE, // RFC 5321 §4.5.3.2.1-2.4: greeting, MAIL, RCPT: 5 minutes
+    dataTimeout: 10 * MINUTE, // RFC 5321 §4.5.3.2.6: DATA termination: 10 minutes
+    connectionIdle: 5 * SECOND,
+  },
+  dns: { servers: [], timeout: 3 * SECOND, attempts: 2 },
+  routes: [],
+  domains: {},
   log: { format: 'text', level: 'info' },
+});
+
+/** The keys a [[routes]] entry may leave out (domain is required). */
+export const routeDefaults: Readonly<Omit<RouteConfig, 'domain'>> = deepFreeze({
+  nextHop: 'mx',
+  tls: '',
+  authUser: '',
+  authPassword: '',
+});
+
+/** What a [domains."example.com"] entry holds for each key it leaves out: the built-in mailbox store. */
+export const domainDefaults: Readonly<DomainConfig> = deepFreeze({
+  delivery: 'mailbox',
+  maildir: '',
+  lmtp: '',
+  webhook: '',
+  webhookSecret: '',
+  recipients: [],
+  aliases: {},
+  catchAll: '',
 });
 
 function deepFreeze<T>(o: T): T {

@@ -3,8 +3,8 @@
 import { type Parsed, parseDuration, parseSize } from '../lib/units.ts';
 import { defaults } from './defaults.ts';
 
-/** How a key's text is read. duration = milliseconds inside, size = octets inside. */
-export type KeyKind = 'string' | 'integer' | 'boolean' | 'list' | 'duration' | 'size';
+/** How a key's text is read. duration = milliseconds inside, size = octets inside, durations = a list of them. */
+export type KeyKind = 'string' | 'integer' | 'boolean' | 'list' | 'duration' | 'durations' | 'size';
 
 export interface ConfigKey {
   /** Path in the Config object, e.g. ['smtp', 'maxMessageSize']. */
@@ -18,13 +18,29 @@ export interface ConfigKey {
 
 // The defaults object can't tell milliseconds or octets from a plain count, so these few are named here.
 // A unit test checks every entry still names a numeric key.
-export const UNIT_KEYS: Readonly<Record<string, 'duration' | 'size'>> = {
+export const UNIT_KEYS: Readonly<Record<string, 'duration' | 'durations' | 'size'>> = {
   'smtp.maxMessageSize': 'size',
   'smtp.commandTimeout': 'duration',
   'smtp.dataTimeout': 'duration',
   'limits.maxInflightBytes': 'size',
   'limits.shutdownGrace': 'duration',
+  'delivery.retrySchedule': 'durations',
+  'delivery.maxQueueLifetime': 'duration',
+  'delivery.delayWarning': 'duration',
+  'delivery.lease': 'duration',
+  'delivery.connectTimeout': 'duration',
+  'delivery.commandTimeout': 'duration',
+  'delivery.dataTimeout': 'duration',
+  'delivery.connectionIdle': 'duration',
+  'dns.timeout': 'duration',
 };
+
+/**
+ * Top-level keys holding lists or maps of tables ([[routes]], [domains."example.com"]): they have no fixed key
+ * set to walk, no TERN_* variables (a table does not fit in one), and are read and checked by routes.ts and
+ * domains.ts instead.
+ */
+export const STRUCTURED_KEYS: ReadonlySet<string> = new Set(['routes', 'domains']);
 
 /** "maxMessageSize" -> "max_message_size"; "smtpUtf8" -> "smtp_utf8". */
 export const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
@@ -40,6 +56,7 @@ function kindOf(value: unknown): KeyKind {
 
 function walk(node: Record<string, unknown>, path: string[], out: ConfigKey[], tables: Set<string>): void {
   for (const [name, value] of Object.entries(node)) {
+    if (path.length === 0 && STRUCTURED_KEYS.has(name)) continue;
     const p = [...path, name];
     const toml = p.map(snake).join('.');
     if (isTable(value)) {
@@ -73,7 +90,7 @@ export const tomlName = (camelPath: string): string => camelPath.split('.').map(
 const describe = (v: unknown): string =>
   typeof v === 'string' ? JSON.stringify(v) : isTable(v) ? 'a table' : Array.isArray(v) ? 'a list' : String(v);
 
-const EXPECTED: Record<Exclude<KeyKind, 'duration' | 'size'>, string> = {
+const EXPECTED: Record<Exclude<KeyKind, 'duration' | 'durations' | 'size'>, string> = {
   string: 'expected a string',
   integer: 'expected a whole number',
   boolean: 'expected true or false',
@@ -91,6 +108,8 @@ export function fromToml(key: ConfigKey, raw: unknown): Parsed<unknown> {
       const r = parse(typeof raw === 'string' || typeof raw === 'number' ? raw : NaN);
       return r.ok ? r : fail(r.error);
     }
+    case 'durations':
+      return Array.isArray(raw) ? durations(raw) : fail(DURATIONS);
     case 'string':
       return typeof raw === 'string' ? { ok: true, value: raw } : fail(EXPECTED.string);
     case 'integer':
@@ -102,6 +121,19 @@ export function fromToml(key: ConfigKey, raw: unknown): Parsed<unknown> {
         ? { ok: true, value: [...raw] }
         : fail(EXPECTED.list);
   }
+}
+
+const DURATIONS = 'expected a list of durations like ["5m", "10m", "1h"]';
+
+/** Each item a duration (TOML strings or integers of seconds, or the comma-separated parts of a variable). */
+function durations(items: unknown[]): Parsed<unknown> {
+  const out: number[] = [];
+  for (const item of items) {
+    const r = parseDuration(typeof item === 'string' || typeof item === 'number' ? item : NaN);
+    if (!r.ok) return { ok: false, error: `${DURATIONS}, got ${describe(item)} in the list` };
+    out.push(r.value);
+  }
+  return { ok: true, value: out };
 }
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);
@@ -116,6 +148,8 @@ export function fromEnv(key: ConfigKey, raw: string): Parsed<unknown> {
       const r = key.kind === 'size' ? parseSize(raw) : parseDuration(raw);
       return r.ok ? r : fail(r.error);
     }
+    case 'durations':
+      return durations(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''));
     case 'string':
       return { ok: true, value: raw };
     case 'integer':

@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { parse as parseToml } from 'smol-toml';
-import { defaults } from './defaults.ts';
+import { isDomainName } from '../lib/domain.ts';
+import { defaults, domainDefaults, routeDefaults } from './defaults.ts';
+import { domainLabel, normaliseDomains, readDomains } from './domains.ts';
 import { ConfigError } from './errors.ts';
 import {
   closest,
@@ -16,9 +18,13 @@ import {
   keyByPath,
   keyByToml,
   snake,
+  STRUCTURED_KEYS,
 } from './keys.ts';
-import type { Config } from './schema.ts';
-import { checkConfig, configWarnings } from './validate.ts';
+import { readRoutes } from './routes.ts';
+import type { Config, DomainConfig, RouteConfig } from './schema.ts';
+import { resolveSecrets, secretEnvNames } from './secrets.ts';
+import { checkFiles } from './validate-delivery.ts';
+import { checkConfig, configWarnings, type Problem } from './validate.ts';
 
 export { ENV_VARS } from './keys.ts';
 
@@ -53,6 +59,9 @@ export interface LoadedConfig {
 /** Variables under TERN_ that are not configuration keys. */
 const ENV_EXEMPT = (name: string): boolean => name === 'TERN_CONFIG' || name.startsWith('TERN_TEST_');
 
+/** TERN_ROUTES, TERN_DOMAINS_EXAMPLE_COM_…: what someone would try for the keys that only the file can hold. */
+const STRUCTURED_ENV = /^TERN_(ROUTES|DOMAINS)(_|$)/;
+
 /**
  * Loads, merges, normalises (domains lower-cased) and validates the configuration.
  * Throws ConfigError listing every problem (unknown keys, bad values, failed validation), each naming the key
@@ -69,9 +78,25 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     applyFile(file, config, origin, problems);
     source.push(`file ${file}`);
   }
+  // Routes and domains from flags go in before the environment: nothing in the environment can set them, and a
+  // password they name as "env:TERN_…" must not be taken for a mistyped setting below.
+  const { routes: flagRoutes, domains: flagDomains, ...flags } = opts.flags ?? {};
+  applyStructuredFlags(flagRoutes, flagDomains, config, origin, source);
+  const referenced = secretEnvNames(config);
   for (const [name, raw] of Object.entries(opts.env)) {
     if (raw === undefined || !name.startsWith('TERN_') || ENV_EXEMPT(name)) continue;
     const key = keyByEnv.get(name);
+    if (!key && referenced.has(name)) continue; // a password's variable, not a setting
+    const structured = STRUCTURED_ENV.exec(name);
+    if (!key && structured) {
+      const table = structured[1].toLowerCase();
+      problems.push(
+        `${name}: ${table} cannot be set from the environment (a table does not fit in a variable): write ` +
+          `${table === 'routes' ? '[[routes]]' : '[domains."example.com"]'} in the config file; a password there ` +
+          'can stay in the environment as "env:NAME"',
+      );
+      continue;
+    }
     if (!key) {
       const hint = closest(name, keyByEnv.keys());
       problems.push(`${name}: unknown environment variable${hint ? ` (did you mean ${hint}?)` : ''}`);
@@ -82,13 +107,15 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     else set(config, key, r.value, origin, name);
     source.push(`env ${name}`);
   }
-  if (opts.flags) applyFlags(opts.flags, [], config, origin, problems, source);
+  applyFlags(flags, [], config, origin, problems, source);
 
-  normalise(config);
-  for (const p of checkConfig(config)) {
-    const from = origin.get(p.key);
-    problems.push(`${p.key}: ${p.message}${from ? ` (set in ${from})` : ''}`);
-  }
+  const withOrigin = (p: Problem) => {
+    const from = originOf(origin, p.key);
+    return `${p.key}: ${p.message}${from ? ` (set in ${from})` : ''}`;
+  };
+  problems.push(...normalise(config).map(withOrigin));
+  problems.push(...resolveSecrets(config, opts.env).map(withOrigin));
+  problems.push(...[...checkConfig(config), ...checkFiles(config)].map(withOrigin));
   if (problems.length) {
     throw new ConfigError(`${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);
   }
@@ -141,7 +168,9 @@ function walkToml(
   for (const [name, value] of Object.entries(table)) {
     const full = prefix ? `${prefix}.${name}` : name;
     const key = keyByToml.get(full);
-    if (key) {
+    if (prefix === '' && STRUCTURED_KEYS.has(name)) {
+      applyStructured(name, value, file, config, origin, problems);
+    } else if (key) {
       const r = fromToml(key, value);
       if (!r.ok) problems.push(`${file}: ${full}: ${r.error}`);
       else set(config, key, r.value, origin, file);
@@ -150,9 +179,57 @@ function walkToml(
       else problems.push(`${file}: ${full}: must be a table ([${full}])`);
     } else {
       // A typo must not be silently ignored: the operator believes the setting is in force.
-      const hint = closest(full, [...keyByToml.keys(), ...CONFIG_TABLES]);
+      const hint = closest(full, [...keyByToml.keys(), ...CONFIG_TABLES, ...STRUCTURED_KEYS]);
       problems.push(`${file}: unknown key ${full}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
+  }
+}
+
+/** [[routes]] and [domains."…"]: read by their own modules, each route and domain remembered as from this file. */
+function applyStructured(
+  name: string,
+  value: unknown,
+  file: string,
+  config: Config,
+  origin: Map<string, string>,
+  problems: string[],
+): void {
+  if (name === 'routes') {
+    const r = readRoutes(value, file);
+    config.routes = r.routes;
+    problems.push(...r.problems);
+    origin.set('routes', file);
+  } else {
+    const r = readDomains(value, file);
+    config.domains = r.domains;
+    problems.push(...r.problems);
+    for (const d of Object.keys(r.domains)) origin.set(domainLabel(d.toLowerCase()), file);
+    origin.set('domains', file);
+  }
+}
+
+/** Flags replace routes and domains whole; keys an entry leaves out get the same defaults as in the file. */
+function applyStructuredFlags(
+  routes: unknown,
+  domains: unknown,
+  config: Config,
+  origin: Map<string, string>,
+  source: string[],
+): void {
+  if (routes !== undefined) {
+    config.routes = Array.isArray(routes)
+      ? routes.map((r) => (isTable(r) ? { ...routeDefaults, ...structuredClone(r) } as RouteConfig : r))
+      : routes as RouteConfig[]; // validation says what is wrong with it
+    origin.set('routes', 'flag routes');
+    source.push('flag routes');
+  }
+  if (domains !== undefined) {
+    const fill = (d: unknown) => (isTable(d) ? { ...structuredClone(domainDefaults), ...structuredClone(d) } : d);
+    config.domains = (isTable(domains)
+      ? Object.fromEntries(Object.entries(domains).map(([name, d]) => [name, fill(d)]))
+      : domains) as Record<string, DomainConfig>; // validation says what is wrong with it
+    origin.set('domains', 'flag domains');
+    source.push('flag domains');
   }
 }
 
@@ -188,10 +265,32 @@ function set(config: Config, key: ConfigKey, value: unknown, origin: Map<string,
   origin.set(key.toml, from);
 }
 
-/** Domain comparisons are case-insensitive (RFC 5321 §2.4), so lists are stored lower-case once. */
-function normalise(config: Config): void {
+/**
+ * Domain comparisons are case-insensitive (RFC 5321 §2.4), so domains are stored lower-case once. A domain with
+ * a [domains] table is local, so it joins relay.local_domains: everything that asks "is this domain ours?"
+ * (RCPT, the router) then reads one list, and the operator need not write the name twice.
+ */
+function normalise(config: Config): Problem[] {
   const lower = (list: unknown) =>
     Array.isArray(list) ? list.map((d: unknown) => (typeof d === 'string' ? d.toLowerCase() : d)) : list;
   config.relay.localDomains = lower(config.relay.localDomains) as string[];
   config.relay.relayDomains = lower(config.relay.relayDomains) as string[];
+  if (Array.isArray(config.routes)) {
+    for (const r of config.routes) if (isTable(r) && typeof r.domain === 'string') r.domain = r.domain.toLowerCase();
+  }
+  if (!isTable(config.domains)) return [];
+  const problems = normaliseDomains(config.domains);
+  if (Array.isArray(config.relay.localDomains)) {
+    // An invalid name is reported once, by checkDomains, not a second time as a bad relay.local_domains entry.
+    for (const d of Object.keys(config.domains)) {
+      if (isDomainName(d) && !config.relay.localDomains.includes(d)) config.relay.localDomains.push(d);
+    }
+  }
+  return problems;
+}
+
+/** Where the value behind a problem came from: the key itself, else its route or domain entry, else the table. */
+function originOf(origin: Map<string, string>, key: string): string | undefined {
+  const entry = /^domains\.(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_-]+)/.exec(key)?.[0];
+  return origin.get(key) ?? (entry && origin.get(entry)) ?? origin.get(key.split(/[.[]/)[0]);
 }

@@ -14,12 +14,16 @@ export interface RouteConfig {
   domain: string;
   /**
    * "mx" (the domain's MX, the default), "mx:PORT", "smtp:[HOST]:PORT" (that host, no MX lookup),
-   * "smtp:DOMAIN:PORT" (DOMAIN's MX hosts), "lmtp:HOST:PORT", "lmtp:unix:/path".
+   * "smtp:DOMAIN:PORT" (DOMAIN's MX hosts), "lmtp:HOST:PORT", "lmtp:unix:/path". A left-out smtp port is
+   * delivery.smtpPort. Parse it with parseNextHop (next-hop.ts), the code validation uses.
    */
   nextHop: string;
   /** "" = the global delivery.tls. */
   tls: TlsPolicyName | '';
-  /** SMTP AUTH toward this next hop (PLAIN/LOGIN, only over TLS); both empty = none. */
+  /**
+   * SMTP AUTH toward this next hop (PLAIN/LOGIN, only over TLS: validation refuses tls "none"/"opportunistic");
+   * both empty = none. The file may say authPassword = "env:NAME"; the loaded Config holds the value itself.
+   */
   authUser: string;
   authPassword: string;
 }
@@ -33,11 +37,17 @@ export interface DomainConfig {
   lmtp: string;
   /** HTTPS (or HTTP) URL that receives each message as a POST (message/rfc822). */
   webhook: string;
-  /** If set, each POST carries X-Tern-Signature: HMAC-SHA256 of the body with this secret. */
+  /**
+   * If set, each POST carries X-Tern-Signature: HMAC-SHA256 of the body with this secret. The file may say
+   * "env:NAME"; the loaded Config holds the value itself.
+   */
   webhookSecret: string;
-  /** Known local parts; when non-empty, other local parts get 550 5.1.1 at RCPT time. */
+  /** Known local parts (lower-cased on load); when non-empty, other local parts get 550 5.1.1 at RCPT time. */
   recipients: string[];
-  /** Local part -> targets (local parts of this domain or full addresses elsewhere). */
+  /**
+   * Local part -> targets (local parts of this domain or full addresses elsewhere); names and local targets are
+   * lower-cased on load.
+   */
   aliases: Record<string, string[]>;
   /** Target for local parts that are neither recipients nor aliases; "" = none. */
   catchAll: string;
@@ -149,7 +159,10 @@ export interface Config {
     mtaSts: boolean;
     /** Try IPv6 addresses of MX hosts too. */
     ipv6: boolean;
-    /** Global smarthost for everything not routed otherwise: "[HOST]:PORT", "HOST:PORT" (MX of HOST); "" = none. */
+    /**
+     * Global smarthost for everything not routed otherwise: "[HOST]:PORT", "HOST:PORT" (MX of HOST), the port
+     * optional (smtpPort); "" = none. parseSmarthost (next-hop.ts) reads it.
+     */
     smarthost: string;
     smarthostTls: TlsPolicyName;
     smarthostUser: string;
@@ -173,10 +186,16 @@ export interface Config {
     attempts: number;
   };
 
-  /** Transport map, first match wins (exact domain, then ".parent" entries, then "*"). */
+  /**
+   * Transport map, first match wins (exact domain, then ".parent" entries, then "*"). File only: no TERN_*
+   * variable can hold a list of tables.
+   */
   routes: RouteConfig[];
 
-  /** Per local domain delivery settings; every domain named here is local. */
+  /**
+   * Per local domain delivery settings, keyed by lower-case domain; every domain named here is local (loadConfig
+   * adds it to relay.localDomains). File only, like routes.
+   */
   domains: Record<string, DomainConfig>;
 
   log: {

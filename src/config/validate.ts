@@ -5,8 +5,11 @@ import { isDomainName } from '../lib/domain.ts';
 import { parseHostPort } from '../lib/hostport.ts';
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
+import { checkDomains, checkDomainTypes, domainWarnings } from './domains.ts';
 import { CONFIG_KEYS, type KeyKind } from './keys.ts';
+import { checkRoutes, checkRouteTypes, routeWarnings } from './routes.ts';
 import type { Config } from './schema.ts';
+import { checkDelivery, deliveryWarnings } from './validate-delivery.ts';
 
 /** One thing wrong with one key; `key` is the dotted TOML name. */
 export interface Problem {
@@ -30,9 +33,16 @@ const TYPE_OK: Record<KeyKind, (v: unknown) => boolean> = {
   string: (v) => typeof v === 'string',
   boolean: (v) => typeof v === 'boolean',
   list: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
+  durations: (v) => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && x >= 0),
   integer: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   duration: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   size: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+};
+
+const TYPE_NAME: Partial<Record<KeyKind, string>> = {
+  list: 'list of strings',
+  integer: 'whole number',
+  durations: 'list of durations (milliseconds)',
 };
 
 function checkTypes(config: Config): Problem[] {
@@ -40,9 +50,11 @@ function checkTypes(config: Config): Problem[] {
   for (const key of CONFIG_KEYS) {
     let v: unknown = config;
     for (const part of key.path) v = (v as Record<string, unknown> | undefined)?.[part];
-    const kind = key.kind === 'list' ? 'list of strings' : key.kind === 'integer' ? 'whole number' : key.kind;
+    const kind = TYPE_NAME[key.kind] ?? key.kind;
     if (!TYPE_OK[key.kind](v)) out.push({ key: key.toml, message: `must be a ${kind}, got ${JSON.stringify(v)}` });
   }
+  // [[routes]] and [domains] are not in CONFIG_KEYS (no fixed keys): their entries are checked field by field.
+  out.push(...checkRouteTypes(config.routes), ...checkDomainTypes(config.domains));
   return out;
 }
 
@@ -115,6 +127,8 @@ function checkValues(c: Config): Problem[] {
       }`,
     );
   }
+
+  out.push(...checkDelivery(c), ...checkRoutes(c), ...checkDomains(c));
 
   if (!LOG_FORMATS.includes(c.log.format)) {
     bad('log.format', `must be "text" or "json", got ${JSON.stringify(c.log.format)}`);
@@ -210,5 +224,6 @@ export function configWarnings(c: Config): string[] {
       } is below the 3 minutes a client may take per data block (RFC 5321 §4.5.3.2.5)`,
     );
   }
+  out.push(...deliveryWarnings(c), ...routeWarnings(c), ...domainWarnings(c));
   return out;
 }

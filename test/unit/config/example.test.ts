@@ -7,16 +7,47 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { CONFIG_KEYS } from '../../../src/config/keys.ts';
 import { loadConfig } from '../../../src/config/load.ts';
+import { parseNextHop } from '../../../src/config/next-hop.ts';
 
 const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../tern.example.toml');
 
+// The example keeps its passwords in the environment ("env:NAME"), as it recommends.
+const env = { SMARTHOST_PASSWORD: 'secret', INBOUND_WEBHOOK_SECRET: 'hmac-key' };
+
 test('tern.example.toml loads and validates', () => {
-  const { config, source, warnings } = loadConfig({ file, env: {} });
+  const { config, source, warnings } = loadConfig({ file, env });
   assert.deepEqual(source, [`file ${file}`]);
   assert.deepEqual(warnings, []);
   assert.equal(config.listeners.mx.address, '0.0.0.0:25');
   assert.equal(config.listeners.submission.address, '0.0.0.0:587');
   assert.equal(config.listeners.submissions.address, '0.0.0.0:465');
+});
+
+test('tern.example.toml shows the routes and domains the README promises', () => {
+  const { config } = loadConfig({ file, env });
+  const hops = config.routes.map((r) => parseNextHop(r.nextHop, config.delivery.smtpPort));
+  assert.ok(hops.every((h) => h.ok));
+  const kinds = hops.map((h) => (h.ok ? h.value.kind : ''));
+  assert.ok(config.routes.some((r) => r.authUser !== '' && r.authPassword === 'secret'), 'a smarthost with AUTH');
+  assert.ok(kinds.includes('smtp') && kinds.includes('lmtp'), 'an internal relay host and an LMTP route');
+  assert.ok(config.routes.some((r) => config.relay.relayDomains.includes(r.domain)), 'a relay domain routed');
+  const deliveries = Object.values(config.domains).map((d) => d.delivery).sort();
+  assert.deepEqual(deliveries, ['lmtp', 'mailbox', 'maildir', 'webhook']);
+  const mailbox = Object.values(config.domains).find((d) => d.delivery === 'mailbox')!;
+  assert.ok(Object.keys(mailbox.aliases).length > 0 && mailbox.catchAll !== '');
+  assert.equal(Object.values(config.domains).find((d) => d.delivery === 'webhook')?.webhookSecret, 'hmac-key');
+  for (const d of Object.keys(config.domains)) assert.ok(config.relay.localDomains.includes(d), d);
+});
+
+test('tern.example.toml documents every key of a route and of a domain', () => {
+  const text = readFileSync(file, 'utf8');
+  for (const k of ['domain', 'next_hop', 'tls', 'auth_user', 'auth_password']) {
+    assert.match(text, new RegExp(`^#   ${k} `, 'm'), `routes key ${k}`);
+  }
+  for (const k of ['delivery', 'maildir', 'lmtp', 'webhook', 'webhook_secret', 'recipients', 'aliases', 'catch_all']) {
+    assert.match(text, new RegExp(`^#   ${k} `, 'm'), `domains key ${k}`);
+  }
+  assert.match(text, /Env: none \(file only; TERN_ROUTES is an error\)/);
 });
 
 test('tern.example.toml sets every key of the defaults object', () => {
