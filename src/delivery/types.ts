@@ -67,6 +67,12 @@ export interface RecipientResult {
   remote: string | null;
   /** Delivered to a peer that took our DSN parameters (RFC 3461 §4): it, not we, reports success. */
   dsnRelayed: boolean;
+  /**
+   * Set when local delivery rewrote the recipient by an alias or catch-all (RFC 3461 §5.2.7): the
+   * mailboxes and remote addresses it reached (remote ones were handed to the engine to queue). One
+   * target is a single-recipient alias (§5.2.7.2: no DSN of its own); several make Action "expanded".
+   */
+  expandedTo?: string[];
 }
 
 /** One connection attempt, kept in the event log (the console shows it). */
@@ -94,4 +100,21 @@ export interface DeliveryReport {
  */
 export interface Courier {
   deliver(job: DeliveryJob, signal: AbortSignal): Promise<DeliveryReport>;
+}
+
+/** An MTA-STS policy (RFC 8461 §3.2) as the SMTP client applies it. */
+export interface MtaStsPolicy {
+  mode: 'enforce' | 'testing' | 'none';
+  /** MX patterns: "mail.example.com" or "*.example.com" (one leftmost label). */
+  mx: string[];
+  maxAge: number; // seconds
+  id: string; // the _mta-sts TXT id it was fetched for
+}
+
+/**
+ * Policy source for the SMTP client (src/delivery/mta-sts.ts implements it). null = the domain has no
+ * policy (or MTA-STS is off). A temporary failure to refresh keeps using a cached policy (RFC 8461 §5.1).
+ */
+export interface MtaStsProvider {
+  policyFor(domain: string): Promise<MtaStsPolicy | null>;
 }
