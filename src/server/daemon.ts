@@ -11,6 +11,8 @@ import { openStore, type Store } from '../store/open.ts';
 import { migrate } from '../store/migrate.ts';
 import { createIntake } from '../queue/intake.ts';
 import { createQueueReader } from '../queue/repo.ts';
+import { createDirectory } from '../delivery/local/directory.ts';
+import { startDelivery } from '../delivery/setup.ts';
 import type { QueueReader, RecipientState } from '../queue/types.ts';
 import { newQueueId } from '../smtp/queue-id.ts';
 import { createApp } from '../web/app.ts';
@@ -87,11 +89,18 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
       log.info('intake', { messages: c.messages, batches: c.batches, rejected: c.rejected, dbMs: Math.round(c.dbMs) });
     });
     const reader = createQueueReader(store);
+    const directory = createDirectory(config.domains, config.relay.localDomains);
+    if (config.delivery.enabled) {
+      const delivery = await startDelivery(config, { store, intake, directory, log });
+      cleanups.push(() => delivery.stop(config.limits.shutdownGrace));
+    } else {
+      notes.push('delivery is disabled on this node (delivery.enabled = false): it only accepts mail');
+    }
 
     const server = new SmtpServer({
       listeners: listenerSpecs(config),
       context: {
-        options: sessionOptionsFrom(config, true),
+        options: { ...sessionOptionsFrom(config, true), localRecipient: (local, domain) => directory.accepts(local, domain) },
         deps: { now: () => new Date(), newQueueId },
         queue: intake,
         log,

@@ -25,6 +25,8 @@ export function testEnv(dataDir: string, databaseUrl: string, extra: Record<stri
     TERN_RELAY_RELAY_DOMAINS: 'relay.test',
     TERN_RELAY_TRUSTED_NETWORKS: '',
     TERN_LOG_LEVEL: 'info',
+    // Off unless a test turns it on: intake tests look at queued mail, and nothing may reach out to real DNS.
+    TERN_DELIVERY_ENABLED: 'false',
     ...extra,
   };
 }
@@ -37,11 +39,20 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-/** An in-process daemon on a fresh database (PGlite, or a new PostgreSQL database when TERN_TEST_DATABASE_URL is set). */
-export async function startTestDaemon(extra: Record<string, string> = {}): Promise<TestDaemon> {
+/**
+ * An in-process daemon on a fresh database (PGlite, or a new PostgreSQL database when TERN_TEST_DATABASE_URL
+ * is set). `toml` is written to a config file for what the environment cannot carry ([[routes]], [domains]).
+ * Delivery is off unless the test turns it on (TERN_DELIVERY_ENABLED=true): most tests only look at intake.
+ */
+export async function startTestDaemon(extra: Record<string, string> = {}, toml?: string): Promise<TestDaemon> {
   const dataDir = tempDir();
   const db = await createTestDatabase();
-  const { config } = loadConfig({ env: testEnv(dataDir, db.url, extra) });
+  let file: string | undefined;
+  if (toml !== undefined) {
+    file = path.join(dataDir, 'tern.toml');
+    fs.writeFileSync(file, toml);
+  }
+  const { config } = loadConfig({ file, env: testEnv(dataDir, db.url, extra) });
   const logs: string[] = [];
   const log = createLogger({ format: 'json', level: config.log.level, write: (line) => logs.push(line) });
   const daemon = await startDaemon(config, log);
