@@ -160,6 +160,7 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
       log.error('record-failed', { id: messageId, error: errorText(err) });
     } finally {
       for (const id of ids) held.delete(id);
+      poke(); // a slot is free: claim more now rather than at the next wake-up
     }
   }
 

@@ -45,6 +45,7 @@ describe('delivery end to end', () => {
       },
       { name: 'mx.sender.test' },
       { name: 'mx.quirky.test', caps: { eightBitMime: false, smtpUtf8: false, startTls: false }, replies: { MAIL: ['451 4.3.0 try later', '250 2.1.0 ok'] } },
+      { name: 'mx.drop.test', dropMidData: 1 }, // the first transfer loses its connection halfway
     ]);
     quirky = peers[3];
     const zone: Zone = {
@@ -55,6 +56,8 @@ describe('delivery end to end', () => {
       'mx.sender.test': [a('127.0.0.4')],
       'quirky.test': [mx(10, 'mx.quirky.test')],
       'mx.quirky.test': [a('127.0.0.5')],
+      'drop.test': [mx(10, 'mx.drop.test')],
+      'mx.drop.test': [a('127.0.0.6')],
       'implicit.test': [a('127.0.0.4')], // no MX: the domain's own address (RFC 5321 §5.1)
       'nullmx.test': [mx(0, '.')],
       'flaky.test': { behaviour: 'servfail' },
@@ -116,8 +119,10 @@ webhook_secret = "s3cret"
     await c.command('EHLO client.test');
     let r;
     if (mailParams) {
-      await c.command(`MAIL FROM:<${from}> ${mailParams}`);
-      for (const t of to) await c.command(`RCPT TO:<${t}>`);
+      // UTF-8 on the wire (the test client's command() sends Latin-1, right for 8-bit bodies, wrong here)
+      const utf8 = async (line: string) => (c.write(Buffer.from(`${line}\r\n`, 'utf8')), c.reply());
+      await utf8(`MAIL FROM:<${from}> ${mailParams}`);
+      for (const t of to) await utf8(`RCPT TO:<${t}>`);
       await c.command('DATA');
       c.write(body + '.\r\n');
       r = await c.reply();
@@ -180,6 +185,22 @@ webhook_secret = "s3cret"
     await until('bounce', async () => (await states(eight))['eight@quirky.test'] === 'bounced');
     const r = (await message(eight)).recipients[0];
     assert.match(r.lastReply ?? '', /8BITMIME|8-bit|5\.6\.3/);
+  });
+
+  test('connection dropped mid-DATA: deferred (never delivered), then delivered on retry; SMTPUTF8 to a peer without it bounces 5.6.7', T, async () => {
+    const id = await submit('sender@sender.test', ['cut@drop.test'], 'Subject: cut\r\n\r\n' + 'line of text\r\n'.repeat(2000));
+    await until('deferred', async () => (await states(id))['cut@drop.test'] === 'deferred');
+    const first = (await message(id)).recipients[0];
+    assert.match(first.lastReply ?? '', /lost|connection|closed/i);
+    await until('delivered on retry', async () => (await states(id))['cut@drop.test'] === 'delivered', 15_000);
+    const drop = peers[4];
+    assert.equal(drop.transactions.length, 1, 'the cut transfer was not recorded as received');
+
+    const utf = await submit('jörg@sender.test', ['x@quirky.test'], 'Subject: utf8\r\n\r\nhi\r\n', 'SMTPUTF8');
+    await until('bounce', async () => (await states(utf))['x@quirky.test'] === 'bounced');
+    assert.match((await message(utf)).recipients[0].lastReply ?? '', /SMTPUTF8/);
+    const home = peers[2];
+    await until('a DSN to the UTF-8 sender', () => home.transactions.some((t) => t.mailFrom === '' && t.rcpts.some((r) => r.address === 'jörg@sender.test')));
   });
 
   test('local delivery: mailbox with aliases and a remote forward, Maildir, webhook with retry; unknown users refused at RCPT', T, async () => {
