@@ -94,6 +94,7 @@ export const defaults: Readonly<Config> = deepFreeze({
     commandTimeout: 5 * MINUTE, // RFC 5321 §4.5.3.2.1-2.4: greeting, MAIL, RCPT: 5 minutes
     dataTimeout: 10 * MINUTE, // RFC 5321 §4.5.3.2.6: DATA termination: 10 minutes
     connectionIdle: 5 * SECOND,
+    maxInflightBytes: 256 * MiB,
   },
   dns: { servers: [], timeout: 3 * SECOND, attempts: 2 },
   routes: [],

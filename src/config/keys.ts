@@ -32,6 +32,7 @@ export const UNIT_KEYS: Readonly<Record<string, 'duration' | 'durations' | 'size
   'delivery.commandTimeout': 'duration',
   'delivery.dataTimeout': 'duration',
   'delivery.connectionIdle': 'duration',
+  'delivery.maxInflightBytes': 'size',
   'dns.timeout': 'duration',
 };
 

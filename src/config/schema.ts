@@ -175,6 +175,8 @@ export interface Config {
     dataTimeout: number;
     /** How long an idle connection is kept for the next message to the same destination. */
     connectionIdle: number;
+    /** Octets of message bodies held by deliveries in progress; jobs wait beyond it (one always runs). */
+    maxInflightBytes: number;
   };
 
   dns: {

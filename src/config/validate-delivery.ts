@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseIp } from '../lib/cidr.ts';
 import { isDomainName } from '../lib/domain.ts';
-import { formatDuration } from '../lib/units.ts';
+import { formatDuration, formatSize } from '../lib/units.ts';
 import { isTlsRequired, parseDnsServer, parseSmarthost, TLS_POLICIES } from './next-hop.ts';
 import type { Config, TlsPolicyName } from './schema.ts';
 import type { Problem } from './validate.ts';
@@ -59,6 +59,8 @@ export function checkDelivery(c: Config): Problem[] {
   atLeast('delivery.connect_timeout', d.connectTimeout, SECOND, '', formatDuration);
   atLeast('delivery.command_timeout', d.commandTimeout, SECOND, '', formatDuration);
   atLeast('delivery.data_timeout', d.dataTimeout, SECOND, '', formatDuration);
+  // Under one message size the budget would make every large message wait for an idle node.
+  atLeast('delivery.max_inflight_bytes', d.maxInflightBytes, 1024 * 1024, '', formatSize);
 
   for (const server of c.dns.servers) {
     const r = parseDnsServer(server);

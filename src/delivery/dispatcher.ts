@@ -3,6 +3,7 @@
 /** A unit of work for one destination; `run` settles when the job's results are recorded. */
 export interface Runnable {
   key: string; // destination key (Route.key)
+  weight: number; // octets of message held while it runs (the body it loads)
   run(): Promise<void>;
 }
 
@@ -10,6 +11,7 @@ export interface DispatcherOptions {
   concurrency: number; // jobs in progress at once, all destinations
   destinationConcurrency: number; // jobs in progress at once per destination
   destinationRate: number; // job starts per second per destination; 0 = unlimited
+  maxWeight: number; // total weight of running jobs; a job heavier than this still runs when nothing else does
   now?: () => number;
 }
 
@@ -29,6 +31,7 @@ export class Dispatcher {
   readonly #dests = new Map<string, Destination>();
   #active = 0;
   #waiting = 0;
+  #weight = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   readonly #now: () => number;
   readonly #idle: Array<() => void> = [];
@@ -75,6 +78,8 @@ export class Dispatcher {
     let nextRefill = Infinity;
     for (const [key, d] of this.#dests) {
       while (d.waiting.length > 0 && this.#active < this.opts.concurrency && d.active < this.opts.destinationConcurrency) {
+        // Memory: bodies of jobs in progress stay under maxWeight (issue 2's "memory bounded" on the way out).
+        if (this.#active > 0 && this.#weight + d.waiting[0].weight > this.opts.maxWeight) break;
         const wait = this.#takeToken(d);
         if (wait > 0) {
           nextRefill = Math.min(nextRefill, wait);
@@ -84,12 +89,14 @@ export class Dispatcher {
         this.#waiting--;
         d.active++;
         this.#active++;
+        this.#weight += job.weight;
         void job
           .run()
           .catch(() => {}) // run() records its own failures; a rejection here must not stop the dispatcher
           .finally(() => {
             d.active--;
             this.#active--;
+            this.#weight -= job.weight;
             if (d.active === 0 && d.waiting.length === 0) this.#dests.delete(key);
             this.#drain();
           });

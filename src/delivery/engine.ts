@@ -15,6 +15,8 @@ export interface EngineOptions extends OutcomePolicy {
   concurrency: number;
   destinationConcurrency: number;
   destinationRate: number;
+  /** Octets of message bodies held by jobs in progress (delivery.maxInflightBytes). */
+  maxInflightBytes: number;
   lease: number; // ms
   /** Longest sleep between looks at the queue when no wake-up arrives (a NOTIFY lost with a connection). */
   pollInterval?: number;
@@ -50,7 +52,7 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
   const now = deps.now ?? (() => new Date());
   const random = deps.random ?? Math.random;
   const log = deps.log;
-  const dispatcher = new Dispatcher(opts);
+  const dispatcher = new Dispatcher({ ...opts, maxWeight: opts.maxInflightBytes });
   const held = new Map<number, ClaimedRecipient>(); // claimed and not yet recorded: leases to renew
   const aborts = new Set<AbortController>();
   const counters = { jobs: 0, delivered: 0, deferred: 0, bounced: 0, dsns: 0, lostLeases: 0 };
@@ -121,7 +123,7 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
       job.recipients.push(r);
     }
     for (const job of jobs.values()) {
-      dispatcher.submit({ key: job.route.key, run: () => run(job.messageId, job.route, job.recipients) });
+      dispatcher.submit({ key: job.route.key, weight: job.recipients[0].size, run: () => run(job.messageId, job.route, job.recipients) });
     }
   }
 

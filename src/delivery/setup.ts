@@ -120,6 +120,7 @@ export async function startDelivery(
       concurrency: d.concurrency,
       destinationConcurrency: d.destinationConcurrency,
       destinationRate: d.destinationRate,
+      maxInflightBytes: d.maxInflightBytes,
       lease: d.lease,
       retrySchedule: d.retrySchedule,
       maxQueueLifetime: d.maxQueueLifetime,

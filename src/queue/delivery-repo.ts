@@ -18,6 +18,7 @@ export interface ClaimedRecipient {
   orcpt: DsnOrcpt | null;
   attempts: number;
   delayNotified: boolean;
+  size: number; // the message's, so the dispatcher can bound the bodies held in memory
 }
 
 /** What a finished attempt changes on one recipient row. */
@@ -65,6 +66,7 @@ export function createDeliveryRepo(store: Store) {
         orcpt_address: string | null;
         attempts: number;
         delay_notified: boolean;
+        size: number;
       }>(
         `with msgs as (
            select distinct message_id from (
@@ -78,7 +80,8 @@ export function createDeliveryRepo(store: Store) {
          update recipients r set lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
          from due where r.id = due.id
          returning r.id::float8 as id, r.message_id, r.address, r.notify, r.orcpt_type, r.orcpt_address,
-           r.attempts, (r.delay_notified_at is not null) as delay_notified`,
+           r.attempts, (r.delay_notified_at is not null) as delay_notified,
+           (select m.size from messages m where m.id = r.message_id) as size`,
         [messages, owner, leaseMs],
       );
       return rows.map((r) => ({
@@ -89,6 +92,7 @@ export function createDeliveryRepo(store: Store) {
         orcpt: r.orcpt_type === null ? null : { type: r.orcpt_type, address: r.orcpt_address ?? '' },
         attempts: Number(r.attempts),
         delayNotified: r.delay_notified === true,
+        size: Number(r.size ?? 0),
       }));
     },
 

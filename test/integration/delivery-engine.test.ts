@@ -121,6 +121,7 @@ describe('delivery engine', () => {
         concurrency: 20,
         destinationConcurrency: 5,
         destinationRate: 0,
+        maxInflightBytes: 64 * 1024 * 1024,
         lease: 60_000,
         retrySchedule: [60_000],
         maxQueueLifetime: 5 * 86_400_000,
