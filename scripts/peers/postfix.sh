@@ -3,6 +3,8 @@
 # usage: postfix.sh PORT discard          # accept into Postfix's durable queue, deliver to discard(8)
 #        postfix.sh PORT relay RELAYPORT  # accept, queue, relay via smtp(8) to 127.0.0.1:RELAYPORT
 #        postfix.sh PORT stop             # stop the instance started on PORT
+# Optional POSTFIX_MAIN_CF: more main.cf settings, one "name = value" a line, applied over those written here
+# (the interop tests set host names, TLS and recipient restrictions this way).
 # Config, queue and log live under $PEERS_DIR/postfix-PORT (default ${TMPDIR:-/tmp}/tern-peers).
 # Prints the master PID. Needs root (Postfix drops to its own user). Stop: postfix -c DIR/etc stop.
 set -eu
@@ -45,6 +47,9 @@ sed -e '/^smtp[[:space:]]\+inet/d' \
     -e '/^[a-z]/ s/^\(\S\+\s\+\S\+\s\+\S\+\s\+\S\+\s\+\)y\(\s\)/\1n\2/' \
     $MASTER > "$D/etc/master.cf"
 echo "127.0.0.1:$PORT inet n - n - - smtpd" >> "$D/etc/master.cf"
+while IFS= read -r SETTING; do
+  if [ -n "$SETTING" ]; then postconf -c "$D/etc" -e "$SETTING"; fi
+done <<< "${POSTFIX_MAIN_CF:-}"
 script -qec "postfix -c $D/etc check" /dev/null   # pty: postfix only prints errors to a tty
 postfix -c "$D/etc" start >/dev/null 2>&1
 for _ in $(seq 50); do [ -s "$D/spool/pid/master.pid" ] && break; sleep 0.1; done
