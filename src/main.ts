@@ -23,6 +23,11 @@ commands:
   queue show ID [--body]     one message: envelope, recipients, events (and the raw message)
   queue stats                message and recipient counts by state
   config check               validate the configuration and print the effective values
+  user add|passwd|del|list   SMTP AUTH users (see 'tern user help')
+  dkim generate|list|activate|retire|dns
+                             DKIM signing keys (see 'tern dkim help')
+  sendmail [options] [recipient...]
+                             the sendmail(8) interface: submit a message from stdin
   version                    print the version
   help                       this text
 
@@ -35,7 +40,20 @@ Without any configuration, 'tern serve' runs the dev defaults: SMTP on 127.0.0.1
 127.0.0.1:2587, implicit TLS 127.0.0.1:2465, console 127.0.0.1:8025, embedded database in ./data.
 `;
 
+/**
+ * Commands with their own argument syntax live in their own modules, loaded only when used. Each exports
+ * `run(argv)`: the arguments after the command name; it loads the configuration itself (--config included)
+ * and returns the exit code, or throws CliError.
+ */
+const MODULES: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  user: () => import('./cli/user.ts'),
+  dkim: () => import('./cli/dkim.ts'),
+  sendmail: () => import('./cli/sendmail.ts'),
+};
+
 async function main(argv: string[]): Promise<number> {
+  const module = MODULES[argv[0] ?? ''];
+  if (module) return (await module()).run(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

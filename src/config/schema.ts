@@ -51,6 +51,12 @@ export interface DomainConfig {
   aliases: Record<string, string[]>;
   /** Target for local parts that are neither recipients nor aliases; "" = none. */
   catchAll: string;
+  /**
+   * DMARC (RFC 7489) for mail arriving for this domain: "record" (Authentication-Results only), "enforce"
+   * (honour the sender domain's p=reject with 550 5.7.1 and p=quarantine by holding the message), or ""
+   * (= inbound.dmarc).
+   */
+  dmarc: 'record' | 'enforce' | '';
 }
 
 export interface Config {
@@ -199,6 +205,66 @@ export interface Config {
    * adds it to relay.localDomains). File only, like routes.
    */
   domains: Record<string, DomainConfig>;
+
+  auth: {
+    /** SASL mechanisms offered (RFC 4954): PLAIN (RFC 4616) and LOGIN. */
+    mechanisms: Array<'PLAIN' | 'LOGIN'>;
+    /** Listeners offering AUTH; on submission/submissions it is required before MAIL (RFC 6409). */
+    listeners: Array<'mx' | 'submission' | 'submissions'>;
+    /** Offer AUTH before TLS. Unsafe: passwords in clear. Default false, and loudly named. */
+    iKnowPasswordsTravelInClear: boolean;
+    /** Failed logins from one IP within failureWindow before it is refused for lockout. */
+    maxFailuresPerIp: number;
+    /** Failed logins for one user name within failureWindow before it is refused for lockout. */
+    maxFailuresPerUser: number;
+    failureWindow: number; // ms
+    lockout: number; // ms
+  };
+
+  submission: {
+    /** RFC 6409 §8.1/§8.3: add Date and Message-ID to submitted mail that lacks them. */
+    addMissingHeaders: boolean;
+  };
+
+  dkim: {
+    /** Sign mail we originate (submission, trusted networks, sendmail) whose From domain has an active key. */
+    sign: boolean;
+    /** Header fields signed when present (RFC 6376 §5.4); From is always signed. */
+    signedHeaders: string[];
+  };
+
+  inbound: {
+    /** Check SPF, DKIM, DMARC and ARC on mail arriving on the MX listener and add Authentication-Results. */
+    checks: boolean;
+    /** The authserv-id of our Authentication-Results (RFC 8601 §2.5); "" = hostname. */
+    authservId: string;
+    /** Default DMARC policy handling for local domains without their own: "record" or "enforce". */
+    dmarc: 'record' | 'enforce';
+  };
+
+  abuse: {
+    /** New connections per IP per minute on the MX listener; 0 = no limit (421 4.7.0). */
+    connectionRate: number;
+    /** Messages per IP per minute on the MX listener; 0 = no limit (451 4.7.1). */
+    messageRate: number;
+    /** Wait this long before the greeting; a client that talks first is refused (554 5.7.0). 0 = off. */
+    greetDelay: number;
+    /** DNS blocklist zones (e.g. "zen.spamhaus.org"); a listed client gets 554 5.7.1 naming the list. */
+    dnsbl: string[];
+    /** CIDRs never checked against DNSBLs, greylisting or rate limits (trusted networks never are). */
+    allowNetworks: string[];
+    /** RFC 6647 greylisting of unknown (network, sender, recipient) triplets on the MX listener. */
+    greylisting: boolean;
+    greylistDelay: number; // ms before a retry passes
+    greylistWindow: number; // ms after the first attempt within which a retry must come
+    greylistExpiry: number; // ms a passed triplet stays known
+    /** Sender domains (and CIDRs via allowNetworks) never greylisted. */
+    greylistAllowDomains: string[];
+    /** Refuse EHLO/HELO names that claim to be us (our hostname or a local domain): 550 5.7.1. */
+    rejectHeloAsUs: boolean;
+    /** Refuse EHLO/HELO names that are not a fully qualified domain or an address literal: 550 5.7.1. */
+    requireFqdnHelo: boolean;
+  };
 
   log: {
     format: 'text' | 'json';

@@ -8,6 +8,12 @@ export type ControlRequest =
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
+/**
+ * Handlers a module contributes to the daemon's control socket, by command name ("user.add", "dkim.list"…).
+ * `req` is the request as parsed from JSON: validate every field you read; a throw becomes {ok:false}.
+ */
+export type ControlHandlers = Record<string, (req: Record<string, unknown>) => Promise<unknown>>;
+
 /** Requests are tiny; anything longer than this is not a Tern CLI talking. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 

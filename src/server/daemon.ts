@@ -6,7 +6,7 @@ import type { Logger } from '../lib/log.ts';
 import { matcher } from '../lib/cidr.ts';
 import { lockDataDir } from '../control/lock.ts';
 import { serveControl } from '../control/server.ts';
-import type { ControlRequest } from '../control/protocol.ts';
+import type { ControlHandlers, ControlRequest } from '../control/protocol.ts';
 import { openStore, type Store } from '../store/open.ts';
 import { migrate } from '../store/migrate.ts';
 import { createIntake } from '../queue/intake.ts';
@@ -58,6 +58,8 @@ function listenerSpecs(config: Config): ListenerSpec[] {
  * acknowledged message is committed before the database closes.
  */
 export async function startDaemon(config: Config, log: Logger, notes: string[] = []): Promise<Daemon> {
+  // Handlers for the control socket beyond the queue's, filled as the parts that own them start.
+  const control: ControlHandlers = {};
   const started = Date.now();
   const lock = await lockDataDir(config.dataDir);
   const cleanups: Array<() => Promise<void>> = [() => lock.release()];
@@ -135,7 +137,14 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
       const l = httpListener;
       cleanups.push(() => l.close());
     }
-    serveControl(lock.server, (req) => handleControl(req, reader, status), log);
+    serveControl(
+      lock.server,
+      (req) => {
+        const extra = control[req.cmd];
+        return extra ? extra(req as unknown as Record<string, unknown>) : handleControl(req, reader, status);
+      },
+      log,
+    );
 
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => (resolveStopped = r));

@@ -48,6 +48,15 @@ export interface SessionOptions {
   relayDomains: ReadonlySet<string>; // lower-case; we accept and pass on mail for these
   startTls: boolean; // a certificate is available, so STARTTLS may be offered on plaintext connections
   extensions: ExtensionSwitches;
+  /** SMTP AUTH (RFC 4954): what is offered, and where. Absent = no AUTH at all. */
+  auth?: AuthOptions;
+  /** Stages at which the session asks the host for a policy verdict ('policy' effect); empty = never. */
+  policyStages?: ReadonlySet<PolicyStage>;
+  /**
+   * RFC 6409 §8.1/§8.3: on submission (an authenticated session, or the submission listeners), add Date
+   * and Message-ID when the message lacks them.
+   */
+  fixSubmissions?: boolean;
   /**
    * Does this local domain have a mailbox for this local part? Asked at RCPT for local domains only;
    * false gets 550 5.1.1 (RFC 3463 X.1.1), so mail for unknown users is refused before it is accepted
@@ -55,6 +64,64 @@ export interface SessionOptions {
    */
   localRecipient?: (localPart: string, domain: string) => boolean;
 }
+
+/** SMTP AUTH settings, derived from configuration. */
+export interface AuthOptions {
+  /** SASL mechanisms offered, e.g. ['PLAIN', 'LOGIN'] (RFC 4616, draft-murchison-sasl-login). */
+  mechanisms: readonly string[];
+  /** Listeners on which AUTH is offered; on 'submission' and 'submissions' MAIL needs it first (530 5.7.0). */
+  listeners: ReadonlySet<ListenerKind>;
+  /**
+   * Offer and accept AUTH without TLS. Off, AUTH is not advertised before STARTTLS and answers 538 5.7.11
+   * (RFC 4954 §4): passwords never cross the network in clear. Config: auth.i_know_passwords_travel_in_clear.
+   */
+  allowPlaintext: boolean;
+}
+
+/** Who authenticated, and which envelope senders that identity may use (the 553 5.7.1 rule). */
+export interface AuthIdentity {
+  user: string;
+  /** Exact addresses the user owns (lower-case domain), its aliases included. */
+  addresses: readonly string[];
+  /** Domains whose every address the user may send as. */
+  domains: readonly string[];
+  /** May send as anyone (an administrator or an application relay); also allows the null sender. */
+  any: boolean;
+}
+
+/**
+ * The host's answer to an 'auth' effect: another challenge (334), success (235) or failure. 'invalid' is
+ * 535 5.7.8; 'temporary' is 454 4.7.0 (the user database is unreachable); 'locked' is 454 4.7.0 too, for a
+ * client or user throttled after failed attempts (RFC 4954 §6 leaves throttling to the server).
+ */
+export type AuthAnswer =
+  | { kind: 'challenge'; data: Uint8Array }
+  | { kind: 'success'; identity: AuthIdentity }
+  | { kind: 'failure'; reason: 'invalid' | 'temporary' | 'locked' };
+
+/** Where the host may veto: before the greeting, at EHLO/HELO, at MAIL, at each RCPT. */
+export type PolicyStage = 'connect' | 'helo' | 'mail' | 'rcpt';
+
+export interface PolicyQuery {
+  stage: PolicyStage;
+  helo: string | null;
+  sender: string | null; // '' for <>
+  recipient: string | null;
+  authUser: string | null;
+}
+
+/** A reply the host chose, formatted by the session (enhanced code only when ENHANCEDSTATUSCODES is on). */
+export interface HostReply {
+  code: number; // 4xx or 5xx
+  status: string; // RFC 3463, e.g. '4.7.1'
+  text: string; // one line, no CR/LF
+}
+
+/**
+ * 'accept' lets the command proceed; 'reject' answers the command with the reply (the session goes on);
+ * 'disconnect' answers with the reply and closes (421/554 at connect: RFC 5321 §3.1).
+ */
+export type PolicyVerdict = { action: 'accept' } | { action: 'reject'; reply: HostReply } | { action: 'disconnect'; reply: HostReply };
 
 /** Injected so the session stays deterministic under test. */
 export interface SessionDeps {
@@ -93,12 +160,17 @@ export interface Envelope {
   clientPort: number;
   listener: MessageOrigin;
   tls: TlsInfo | null;
-  authUser: string | null; // set once AUTH exists (later issue)
+  authUser: string | null; // the authenticated identity, when AUTH was used
   receivedAt: Date;
+  /** Quarantine: store the recipients as 'held' with this reason instead of queueing them (console releases). */
+  hold?: string | null;
 }
 
-/** Result of asking the queue to store a message; the 250 is sent only on ok. */
-export type EnqueueOutcome = { ok: true } | { ok: false; reason: string };
+/**
+ * Result of asking the queue to store a message; the 250 is sent only on ok. A failure without `reply` is
+ * 451 4.3.0 (try again); with `reply` the host refused the message itself (e.g. DMARC reject: 550 5.7.1).
+ */
+export type EnqueueOutcome = { ok: true } | { ok: false; reason: string; reply?: HostReply };
 
 /**
  * What the session asks its host to do, in order. The host performs them one by one:
@@ -109,6 +181,10 @@ export type Effect =
   | { kind: 'send'; data: string }
   | { kind: 'enqueue'; envelope: Envelope; message: Uint8Array }
   | { kind: 'starttls' }
+  // SASL step (RFC 4954): the decoded client response (null: the client sent none yet); answered by authAnswer()
+  | { kind: 'auth'; mechanism: string; response: Uint8Array | null; tls: boolean }
+  // policy check at a stage; answered by policyAnswer()
+  | { kind: 'policy'; query: PolicyQuery }
   | { kind: 'close' }
   | { kind: 'log'; event: string; fields: Record<string, unknown>; level?: LogEffectLevel };
 

@@ -12,6 +12,7 @@ import {
   pgTable,
   text,
   timestamp,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 /**
@@ -98,6 +99,7 @@ export const recipients = pgTable(
     // Set when the RFC 3461 delay warning went out, so each recipient gets at most one.
     delayNotifiedAt: tstz('delay_notified_at'),
     finalAt: tstz('final_at'), // when it reached delivered or bounced
+    holdReason: text('hold_reason'), // why it is 'held' (quarantine: e.g. DMARC quarantine), for the console
     // A worker claims due rows with FOR UPDATE SKIP LOCKED and sets an expiring lease, so a crashed
     // node's claims become due again instead of being stuck or delivered twice concurrently.
     leaseOwner: text('lease_owner'),
@@ -158,9 +160,64 @@ export const mailbox = pgTable(
   (t) => [index('mailbox_address_idx').on(t.address, t.deliveredAt)],
 );
 
+/** People and applications that may submit mail with SMTP AUTH (RFC 4954) and the senders they may use. */
+export const users = pgTable(
+  'users',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: text('name').notNull().unique(), // the login (authcid), lower-case
+    // PHC-format memory-hard hash, e.g. $scrypt$ln=17,r=8,p=1$salt$hash; never the password itself.
+    passwordHash: text('password_hash').notNull(),
+    addresses: text('addresses').array().notNull().default(sql`'{}'::text[]`), // may send as these
+    domains: text('domains').array().notNull().default(sql`'{}'::text[]`), // may send as any address here
+    sendAsAny: boolean('send_as_any').notNull().default(false),
+    disabled: boolean('disabled').notNull().default(false),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+);
+
+/** DKIM signing keys (RFC 6376, RFC 8463), one active selector per domain; rotation adds a new one. */
+export const dkimKeys = pgTable(
+  'dkim_keys',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    domain: text('domain').notNull(),
+    selector: text('selector').notNull(),
+    algorithm: text('algorithm').notNull(), // 'rsa-sha256' | 'ed25519-sha256'
+    privateKey: text('private_key').notNull(), // PKCS#8 PEM
+    publicKey: text('public_key').notNull(), // base64 of the DNS p= value
+    active: boolean('active').notNull().default(false), // the selector new mail is signed with
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    retiredAt: tstz('retired_at'),
+  },
+  (t) => [
+    uniqueIndex('dkim_keys_domain_selector_idx').on(t.domain, t.selector),
+    check('dkim_keys_algorithm_check', sql`${t.algorithm} in ('rsa-sha256', 'ed25519-sha256')`),
+  ],
+);
+
+/**
+ * Greylisting triplets (RFC 6647 §2.1: client network, sender, recipient). Shared by every node on one
+ * database, so a retry that lands on another node still passes.
+ */
+export const greylist = pgTable(
+  'greylist',
+  {
+    key: text('key').primaryKey(), // network|sender|recipient, normalised
+    firstSeen: tstz('first_seen').notNull().defaultNow(),
+    lastSeen: tstz('last_seen').notNull().defaultNow(),
+    passedAt: tstz('passed_at'), // set once a retry came after the delay: the triplet is known good
+    attempts: integer('attempts').notNull().default(1),
+  },
+  (t) => [index('greylist_last_seen_idx').on(t.lastSeen)],
+);
+
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
 export type RecipientRow = typeof recipients.$inferSelect;
 export type NewRecipientRow = typeof recipients.$inferInsert;
 export type EventRow = typeof events.$inferSelect;
 export type MailboxRow = typeof mailbox.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type DkimKeyRow = typeof dkimKeys.$inferSelect;

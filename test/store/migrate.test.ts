@@ -74,7 +74,9 @@ test('nodes starting at once migrate one after the other (advisory lock)', T, as
   try {
     if (t.store.kind !== 'postgres') return ctx.skip('only PostgreSQL has several nodes');
     await t.store.execute(sql`drop schema drizzle cascade`);
-    await t.store.execute(sql`drop table events, recipients, messages, mailbox`);
+    // Every table of ours, whatever migrations have added: start from an empty public schema.
+    await t.store.execute(sql`drop schema public cascade`);
+    await t.store.execute(sql`create schema public`);
     const nodes = await Promise.all([1, 2, 3].map(() => openStore({ url: t.url, dataDir: t.dataDir, poolSize: 1 })));
     try {
       await Promise.all(nodes.map((n) => migrate(n)));
