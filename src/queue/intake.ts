@@ -226,6 +226,7 @@ const MESSAGE_COLUMNS: PgColumn[] = [
 ];
 const RECIPIENT_COLUMNS: PgColumn[] = [
   recipients.messageId, recipients.address, recipients.orcptType, recipients.orcptAddress, recipients.notify,
+  recipients.state, recipients.holdReason,
 ];
 const EVENT_COLUMNS: PgColumn[] = [events.messageId, events.kind, events.detail];
 if (MESSAGE_COLUMNS.length + EVENT_COLUMNS.length !== PARAMS_PER_MESSAGE) throw new Error('intake: PARAMS_PER_MESSAGE is stale');
@@ -248,6 +249,9 @@ function recipientValues(e: Envelope): unknown[][] {
     r.orcpt?.type ?? null,
     r.orcpt?.address ?? null,
     r.notify === null ? null : r.notify === 'NEVER' ? 'NEVER' : r.notify.join(','),
+    // Quarantined mail (e.g. DMARC p=quarantine) waits as 'held' until an operator releases it.
+    e.hold ? 'held' : 'queued',
+    e.hold ?? null,
   ]);
 }
 
@@ -283,5 +287,7 @@ function receivedDetail(e: Envelope, body: Uint8Array): Record<string, unknown> 
     protocol: e.protocol,
     listener: e.listener,
     tls: e.tls ? `${e.tls.protocol} ${e.tls.cipher}` : null,
+    ...(e.authUser ? { authUser: e.authUser } : {}),
+    ...(e.hold ? { hold: e.hold } : {}),
   };
 }

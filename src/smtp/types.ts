@@ -113,7 +113,7 @@ export interface PolicyQuery {
 /** A reply the host chose, formatted by the session (enhanced code only when ENHANCEDSTATUSCODES is on). */
 export interface HostReply {
   code: number; // 4xx or 5xx
-  status: string; // RFC 3463, e.g. '4.7.1'
+  status: string; // RFC 3463, e.g. 4.7.1
   text: string; // one line, no CR/LF
 }
 

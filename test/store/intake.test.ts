@@ -202,3 +202,26 @@ function withTimeout<T>(p: Promise<T>, ms = 30_000): Promise<T> {
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
+
+test('a held envelope (quarantine) stores its recipients as held with the reason, and they are never claimed', T, async () => {
+  const t = await openTestStore();
+  try {
+    const intake = createIntake(t.store);
+    const env = { ...minimalEnvelope(queueId('H'), 2), hold: 'DMARC quarantine (example.org)' };
+    await intake.enqueue(env, textBody(100));
+    const rows = await t.store.query<{ state: string; hold_reason: string | null }>(
+      'select state, hold_reason from recipients where message_id = $1 order by id',
+      [env.queueId],
+    );
+    assert.deepEqual(rows.map((r) => [r.state, r.hold_reason]), [
+      ['held', 'DMARC quarantine (example.org)'],
+      ['held', 'DMARC quarantine (example.org)'],
+    ]);
+    const { createDeliveryRepo } = await import('../../src/queue/delivery-repo.ts');
+    const claimed = await createDeliveryRepo(t.store).claim(100, 'node', 60_000);
+    assert.ok(!claimed.some((c) => c.messageId === env.queueId), 'held mail waits for release');
+    await intake.close();
+  } finally {
+    await t.cleanup();
+  }
+});

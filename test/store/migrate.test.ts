@@ -34,7 +34,7 @@ test('migrate creates the schema once and is idempotent', T, async () => {
     const tables = await t.store.execute<{ name: string }>(
       sql`select table_name::text as name from information_schema.tables where table_schema = 'public' order by 1`,
     );
-    assert.deepEqual(tables.map((r) => r.name), ['events', 'mailbox', 'messages', 'recipients']);
+    assert.deepEqual(tables.map((r) => r.name), ['dkim_keys', 'events', 'greylist', 'mailbox', 'messages', 'recipients', 'users']);
     const due = await t.store.execute<{ def: string }>(
       sql`select indexdef::text as def from pg_indexes where indexname = 'recipients_due_idx'`,
     );
