@@ -1,0 +1,97 @@
+// What happens to a message between the end of DATA and the queue: inbound checks for mail from strangers, a DKIM signature for our own.
+import type { Logger } from '../lib/log.ts';
+import type { QueueWriter } from '../queue/types.ts';
+import { MessageRefused } from '../queue/refused.ts';
+import type { ConnectionInfo, Envelope, HostReply, ListenerKind } from '../smtp/types.ts';
+
+/** The inbound checker's verdict (src/inbound): the message comes back with its Authentication-Results header. */
+export type InboundVerdict =
+  | { action: 'accept'; message: Uint8Array }
+  | { action: 'reject'; reply: HostReply; message: Uint8Array }
+  | { action: 'hold'; reason: string; message: Uint8Array };
+
+export interface InboundCheck {
+  check(input: { envelope: Envelope; message: Uint8Array; conn: ConnectionInfo }): Promise<InboundVerdict>;
+}
+
+export interface Signer {
+  sign(envelope: Envelope, message: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface PipelineDeps {
+  intake: QueueWriter;
+  /** Absent when inbound.checks is off. */
+  inbound?: InboundCheck;
+  /** Absent when dkim.sign is off. */
+  signer?: Signer;
+  isTrusted: (ip: string) => boolean;
+  log: Logger;
+}
+
+/**
+ * Which way a message travels decides what it needs. Mail a stranger hands to the MX listener is checked
+ * (SPF, DKIM, DMARC) and never signed: signing it would vouch for someone else's mail. Mail our users,
+ * trusted networks or local programs hand in is ours: it is signed, and checking it against our own SPF would
+ * only find our clients' dynamic addresses. Relay-domain mail from a stranger is checked like local mail.
+ */
+export function classify(envelope: Envelope, trusted: boolean): 'inbound' | 'originated' {
+  if (envelope.authUser !== null || trusted) return 'originated';
+  return envelope.listener === 'mx' ? 'inbound' : 'originated';
+}
+
+/**
+ * A QueueWriter in front of the intake. A DMARC reject comes out as MessageRefused (the session answers with
+ * its reply); a quarantine verdict stores the recipients held. A failing checker or signer never costs the
+ * message: it is queued unchecked or unsigned and the failure is logged, because losing mail over a DNS or key
+ * problem is worse than one message without a verdict or a signature.
+ */
+export function createPipeline(deps: PipelineDeps): QueueWriter {
+  const { intake, inbound, signer, log } = deps;
+  return {
+    async enqueue(envelope, message) {
+      const way = classify(envelope, deps.isTrusted(envelope.clientAddress));
+      if (way === 'inbound' && inbound) {
+        let verdict: InboundVerdict;
+        try {
+          verdict = await inbound.check({ envelope, message, conn: connOf(envelope) });
+        } catch (err) {
+          log.error('inbound-check-failed', { id: envelope.queueId, error: String(err) });
+          verdict = { action: 'accept', message };
+        }
+        if (verdict.action === 'reject') {
+          log.info('reject', { id: envelope.queueId, ip: envelope.clientAddress, reason: 'dmarc', reply: verdict.reply.text });
+          throw new MessageRefused(verdict.reply);
+        }
+        if (verdict.action === 'hold') {
+          log.info('quarantine', { id: envelope.queueId, ip: envelope.clientAddress, reason: verdict.reason });
+          return intake.enqueue({ ...envelope, hold: verdict.reason }, verdict.message);
+        }
+        return intake.enqueue(envelope, verdict.message);
+      }
+      if (way === 'originated' && signer) {
+        let signed = message;
+        try {
+          signed = await signer.sign(envelope, message);
+        } catch (err) {
+          log.error('dkim-sign-failed', { id: envelope.queueId, error: String(err) });
+        }
+        return intake.enqueue(envelope, signed);
+      }
+      return intake.enqueue(envelope, message);
+    },
+  };
+}
+
+/** The envelope keeps what the checker needs of the connection; local submissions have no socket at all. */
+function connOf(e: Envelope): ConnectionInfo {
+  const listener: ListenerKind = e.listener === 'local' ? 'submission' : e.listener;
+  return {
+    remoteAddress: e.clientAddress,
+    remotePort: e.clientPort,
+    localAddress: '',
+    localPort: 0,
+    listener,
+    tls: e.tls,
+    trusted: false,
+  };
+}
