@@ -8,6 +8,7 @@ const MiB = 1024 * 1024;
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /** os.hostname() when it is a usable domain name; containers and odd hosts can give "" or "my_box". */
 function defaultHostname(): string {
@@ -99,6 +100,60 @@ export const defaults: Readonly<Config> = deepFreeze({
   dns: { servers: [], timeout: 3 * SECOND, attempts: 2 },
   routes: [],
   domains: {},
+  auth: {
+    // SCRAM-SHA-256 is left out: it needs PBKDF2-derived keys stored beside the memory-hard hash, and those
+    // keys fall to a stolen database as fast as PBKDF2 does. PLAIN and LOGIN are offered only over TLS.
+    mechanisms: ['PLAIN', 'LOGIN'],
+    // Not 'mx': AUTH on port 25 invites password guessing from the whole Internet; RFC 6409 §3.1 gives
+    // submission its own port, relay stays on 25.
+    listeners: ['submission', 'submissions'],
+    iKnowPasswordsTravelInClear: false, // RFC 4954 §4: a password only under TLS
+    maxFailuresPerIp: 10,
+    maxFailuresPerUser: 5,
+    failureWindow: 15 * MINUTE,
+    lockout: 15 * MINUTE,
+  },
+  submission: { addMissingHeaders: true }, // RFC 6409 §8.1, §8.3
+  dkim: {
+    sign: true,
+    // RFC 6376 §5.4: From MUST be signed; §5.4.1 lists what SHOULD be. One-click unsubscribe needs a signature
+    // covering List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 §4).
+    signedHeaders: [
+      'From',
+      'To',
+      'Cc',
+      'Subject',
+      'Date',
+      'Message-ID',
+      'Reply-To',
+      'In-Reply-To',
+      'References',
+      'MIME-Version',
+      'Content-Type',
+      'Content-Transfer-Encoding',
+      'List-Unsubscribe',
+      'List-Unsubscribe-Post',
+    ],
+  },
+  inbound: { checks: true, authservId: '', dmarc: 'record' },
+  abuse: {
+    // Off, as Postfix's anvil limits are (smtpd_client_connection_rate_limit = 0): a sensible value depends on
+    // the traffic, and a wrong one turns away a big sender. The example file shows production values.
+    connectionRate: 0,
+    messageRate: 0,
+    greetDelay: 0,
+    dnsbl: [], // every public list has usage terms: the operator has to choose one
+    allowNetworks: [],
+    greylisting: false, // it delays every first message from a new sender
+    greylistDelay: 5 * MINUTE, // postgrey's --delay; RFC 6647 §5 (2) suggests at least a minute
+    greylistWindow: 24 * HOUR, // RFC 6647 §5 (2): "The default range SHOULD be from one minute to 24 hours"
+    greylistExpiry: 35 * DAY, // postgrey's --max-age; RFC 6647 §5 (3): "at least one week"
+    greylistAllowDomains: [],
+    rejectHeloAsUs: true,
+    // Off: Postfix's reject_non_fqdn_helo_hostname is off by default too, and misconfigured but legitimate
+    // MTAs still greet with bare names ("EHLO EXCHANGE01").
+    requireFqdnHelo: false,
+  },
   log: { format: 'text', level: 'info' },
 });
 
@@ -120,6 +175,7 @@ export const domainDefaults: Readonly<DomainConfig> = deepFreeze({
   recipients: [],
   aliases: {},
   catchAll: '',
+  dmarc: '', // = inbound.dmarc
 });
 
 function deepFreeze<T>(o: T): T {

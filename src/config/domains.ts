@@ -17,9 +17,11 @@ const DOMAIN_SPEC: EntrySpec = {
   recipients: 'list',
   aliases: 'aliases',
   catchAll: 'string',
+  dmarc: 'string',
 };
 
 const DELIVERIES: readonly DomainConfig['delivery'][] = ['mailbox', 'maildir', 'lmtp', 'webhook'];
+const DMARC: readonly DomainConfig['dmarc'][] = ['', 'record', 'enforce'];
 
 /** The dotted name of a domain's table in messages: domains."example.com". */
 export const domainLabel = (name: string): string => `domains.${tomlKey(name)}`;
@@ -115,6 +117,9 @@ export function checkDomains(c: Config): Problem[] {
       bad('delivery', `must be ${DELIVERIES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(d.delivery)}`);
     } else checkTarget(d, bad);
     checkAddressing(d, bad);
+    if (!DMARC.includes(d.dmarc)) {
+      bad('dmarc', `must be "" (inbound.dmarc), "record" or "enforce", got ${JSON.stringify(d.dmarc)}`);
+    }
   }
   return out;
 }
@@ -216,10 +221,13 @@ function checkAddressing(d: DomainConfig, bad: Bad): void {
   if (d.catchAll !== '') checkTarget('catch_all', d.catchAll);
 }
 
-/** Allowed but worth a warning: messages POSTed in clear to another machine. */
+/** Allowed but worth a warning: messages POSTed in clear to another machine, a DMARC policy never applied. */
 export function domainWarnings(c: Config): string[] {
   const out: string[] = [];
   for (const [name, d] of Object.entries(c.domains)) {
+    if (d.dmarc === 'enforce' && !c.inbound.checks) {
+      out.push(`${domainLabel(name)}.dmarc: "enforce" has no effect while inbound.checks = false`);
+    }
     if (d.delivery !== 'webhook' || !URL.canParse(d.webhook)) continue;
     const u = new URL(d.webhook);
     if (u.protocol !== 'http:') continue;

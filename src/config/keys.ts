@@ -34,6 +34,12 @@ export const UNIT_KEYS: Readonly<Record<string, 'duration' | 'durations' | 'size
   'delivery.connectionIdle': 'duration',
   'delivery.maxInflightBytes': 'size',
   'dns.timeout': 'duration',
+  'auth.failureWindow': 'duration',
+  'auth.lockout': 'duration',
+  'abuse.greetDelay': 'duration',
+  'abuse.greylistDelay': 'duration',
+  'abuse.greylistWindow': 'duration',
+  'abuse.greylistExpiry': 'duration',
 };
 
 /**

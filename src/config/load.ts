@@ -266,15 +266,23 @@ function set(config: Config, key: ConfigKey, value: unknown, origin: Map<string,
 }
 
 /**
- * Domain comparisons are case-insensitive (RFC 5321 §2.4), so domains are stored lower-case once. A domain with
- * a [domains] table is local, so it joins relay.local_domains: everything that asks "is this domain ours?"
- * (RCPT, the router) then reads one list, and the operator need not write the name twice.
+ * Domain comparisons are case-insensitive (RFC 5321 §2.4), so domains are stored lower-case once; SASL mechanism
+ * names are upper-case (RFC 4422 §3.1), so "plain" is stored as "PLAIN". A domain with a [domains] table is
+ * local, so it joins relay.local_domains: everything that asks "is this domain ours?" (RCPT, the router) then
+ * reads one list, and the operator need not write the name twice.
  */
 function normalise(config: Config): Problem[] {
-  const lower = (list: unknown) =>
-    Array.isArray(list) ? list.map((d: unknown) => (typeof d === 'string' ? d.toLowerCase() : d)) : list;
+  const cased = (list: unknown, fold: (s: string) => string) =>
+    Array.isArray(list) ? list.map((d: unknown) => (typeof d === 'string' ? fold(d) : d)) : list;
+  const lower = (list: unknown) => cased(list, (s) => s.toLowerCase());
   config.relay.localDomains = lower(config.relay.localDomains) as string[];
   config.relay.relayDomains = lower(config.relay.relayDomains) as string[];
+  config.auth.mechanisms = cased(config.auth.mechanisms, (s) => s.toUpperCase()) as Config['auth']['mechanisms'];
+  if (typeof config.inbound.authservId === 'string') {
+    config.inbound.authservId = config.inbound.authservId.toLowerCase();
+  }
+  config.abuse.dnsbl = lower(config.abuse.dnsbl) as string[];
+  config.abuse.greylistAllowDomains = lower(config.abuse.greylistAllowDomains) as string[];
   if (Array.isArray(config.routes)) {
     for (const r of config.routes) if (isTable(r) && typeof r.domain === 'string') r.domain = r.domain.toLowerCase();
   }

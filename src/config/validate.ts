@@ -9,6 +9,8 @@ import { checkDomains, checkDomainTypes, domainWarnings } from './domains.ts';
 import { CONFIG_KEYS, type KeyKind } from './keys.ts';
 import { checkRoutes, checkRouteTypes, routeWarnings } from './routes.ts';
 import type { Config } from './schema.ts';
+import { abuseWarnings, checkAbuse } from './validate-abuse.ts';
+import { authWarnings, checkAuth } from './validate-auth.ts';
 import { checkDelivery, deliveryWarnings } from './validate-delivery.ts';
 
 /** One thing wrong with one key; `key` is the dotted TOML name. */
@@ -128,7 +130,7 @@ function checkValues(c: Config): Problem[] {
     );
   }
 
-  out.push(...checkDelivery(c), ...checkRoutes(c), ...checkDomains(c));
+  out.push(...checkDelivery(c), ...checkRoutes(c), ...checkDomains(c), ...checkAuth(c), ...checkAbuse(c));
 
   if (!LOG_FORMATS.includes(c.log.format)) {
     bad('log.format', `must be "text" or "json", got ${JSON.stringify(c.log.format)}`);
@@ -224,6 +226,6 @@ export function configWarnings(c: Config): string[] {
       } is below the 3 minutes a client may take per data block (RFC 5321 §4.5.3.2.5)`,
     );
   }
-  out.push(...deliveryWarnings(c), ...routeWarnings(c), ...domainWarnings(c));
+  out.push(...deliveryWarnings(c), ...routeWarnings(c), ...domainWarnings(c), ...authWarnings(c), ...abuseWarnings(c));
   return out;
 }

@@ -44,10 +44,24 @@ test('tern.example.toml documents every key of a route and of a domain', () => {
   for (const k of ['domain', 'next_hop', 'tls', 'auth_user', 'auth_password']) {
     assert.match(text, new RegExp(`^#   ${k} `, 'm'), `routes key ${k}`);
   }
-  for (const k of ['delivery', 'maildir', 'lmtp', 'webhook', 'webhook_secret', 'recipients', 'aliases', 'catch_all']) {
+  const domainKeys = ['delivery', 'maildir', 'lmtp', 'webhook', 'webhook_secret', 'recipients', 'aliases', 'catch_all'];
+  for (const k of [...domainKeys, 'dmarc']) {
     assert.match(text, new RegExp(`^#   ${k} `, 'm'), `domains key ${k}`);
   }
   assert.match(text, /Env: none \(file only; TERN_ROUTES is an error\)/);
+});
+
+test('tern.example.toml shows production anti-abuse values and a domain enforcing DMARC', () => {
+  const { config } = loadConfig({ file, env });
+  const a = config.abuse;
+  assert.deepEqual([a.connectionRate, a.messageRate, a.greetDelay], [60, 120, 2000]);
+  assert.deepEqual(a.dnsbl, ['zen.spamhaus.org']);
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /usage terms/, 'the DNSBL example carries the usage-terms caveat');
+  assert.match(text, /SCRAM-SHA-256 is not offered/);
+  assert.ok(Object.values(config.domains).some((d) => d.dmarc === 'enforce'));
+  assert.deepEqual(config.auth.listeners, ['submission', 'submissions'], 'no AUTH on port 25');
+  assert.equal(config.auth.iKnowPasswordsTravelInClear, false);
 });
 
 test('tern.example.toml sets every key of the defaults object', () => {

@@ -29,6 +29,7 @@ const emptyDomain = {
   recipients: [],
   aliases: {},
   catchAll: '',
+  dmarc: '' as const,
 };
 
 test('valid routes of every kind', () => {
