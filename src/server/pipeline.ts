@@ -41,9 +41,10 @@ export function classify(envelope: Envelope, trusted: boolean): 'inbound' | 'ori
 
 /**
  * A QueueWriter in front of the intake. A DMARC reject comes out as MessageRefused (the session answers with
- * its reply); a quarantine verdict stores the recipients held. A failing checker or signer never costs the
- * message: it is queued unchecked or unsigned and the failure is logged, because losing mail over a DNS or key
- * problem is worse than one message without a verdict or a signature.
+ * its reply); a quarantine verdict stores the recipients held. A failing checker never costs the message: it
+ * is queued unchecked and the failure logged, because refusing strangers' mail over our DNS trouble loses it.
+ * A failing signer is a 451 instead: the client retries, whereas mail sent unsigned from a domain that
+ * publishes DMARC p=reject would be refused by every receiver.
  */
 export function createPipeline(deps: PipelineDeps): QueueWriter {
   const { intake, inbound, signer, log } = deps;
@@ -69,11 +70,12 @@ export function createPipeline(deps: PipelineDeps): QueueWriter {
         return intake.enqueue(envelope, verdict.message);
       }
       if (way === 'originated' && signer) {
-        let signed = message;
+        let signed: Uint8Array;
         try {
           signed = await signer.sign(envelope, message);
         } catch (err) {
           log.error('dkim-sign-failed', { id: envelope.queueId, error: String(err) });
+          throw err; // any error but MessageRefused is 451 4.3.0
         }
         return intake.enqueue(envelope, signed);
       }

@@ -97,13 +97,13 @@ describe('pipeline', () => {
     assert.equal(h.stored[0]!.envelope.hold, undefined);
   });
 
-  test('originated mail is signed and not checked; a signer failure queues it unsigned', async () => {
+  test('originated mail is signed and not checked; a signer failure stores nothing (the client gets 451 and retries)', async () => {
     const h = harness({ action: 'reject', reply: { code: 550, status: '5.7.1', text: 'no' }, message: body });
     await h.pipeline.enqueue(envelope({ authUser: 'alice', listener: 'submission' }), body);
     assert.deepEqual(h.calls, { checked: 0, signed: 1 });
     assert.match(h.stored[0]!.text, /^DKIM-Signature/);
     const bad = harness(null, true);
-    await bad.pipeline.enqueue(envelope({ clientAddress: '10.1.2.3' }), body);
-    assert.equal(bad.stored[0]!.text, dec.decode(body));
+    await assert.rejects(bad.pipeline.enqueue(envelope({ clientAddress: '10.1.2.3' }), body), (e: unknown) => !(e instanceof MessageRefused));
+    assert.equal(bad.stored.length, 0);
   });
 });
