@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 // Tern's one entry point: parse argv, load config, run the command (STYLE §1: main wires, others work).
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from './lib/log.ts';
 import { DataDirLockedError } from './control/lock.ts';
@@ -51,7 +53,26 @@ const MODULES: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   sendmail: () => import('./cli/sendmail.ts'),
 };
 
+/**
+ * Run as `sendmail` (a symlink or copy with that name), Tern speaks sendmail(8)'s command line. Where the
+ * name shows: a compiled binary has it in argv0 (argv[1] is the embedded "/$bunfs/..." entry); Deno keeps
+ * the script path as given in argv[1]; Bun resolves the script's symlink there, so only the raw command
+ * line (/proc/self/cmdline, Linux) still has the name.
+ */
+function invokedAsSendmail(): boolean {
+  const named = (p: string | undefined) => p !== undefined && basename(p) === 'sendmail';
+  if (named(process.argv0) || named(process.argv[1])) return true;
+  if (process.argv[1]?.startsWith('/$bunfs/')) return false; // compiled: argv0 was the only place
+  try {
+    const raw = readFileSync('/proc/self/cmdline', 'latin1').split('\0');
+    return named(raw.slice(1).find((a) => !a.startsWith('-') && a !== 'run'));
+  } catch {
+    return false;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (invokedAsSendmail()) return (await MODULES.sendmail()).run(argv);
   const module = MODULES[argv[0] ?? ''];
   if (module) return (await module()).run(argv.slice(1));
   const { values, positionals } = parseArgs({

@@ -5,8 +5,11 @@ import { type ControlRequest, type ControlResponse, encodeResponse, MAX_REQUEST_
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
 
-/** Serves requests on the lock's socket; a handler's throw becomes {ok:false} for that request only. */
-export function serveControl(server: net.Server, handle: ControlHandler, log: Logger): void {
+/**
+ * Serves requests on the lock's socket; a handler's throw becomes {ok:false} for that request only.
+ * `maxRequestBytes` grows beyond the default for `submit`, whose line carries a whole message in base64.
+ */
+export function serveControl(server: net.Server, handle: ControlHandler, log: Logger, maxRequestBytes = MAX_REQUEST_BYTES): void {
   server.on('connection', (socket: net.Socket) => {
     let buf = '';
     socket.setEncoding('utf8');
@@ -14,11 +17,14 @@ export function serveControl(server: net.Server, handle: ControlHandler, log: Lo
     socket.on('error', () => {});
     socket.on('data', (chunk: string) => {
       buf += chunk;
-      if (buf.length > MAX_REQUEST_BYTES) return socket.destroy();
+      if (buf.length > maxRequestBytes) return socket.destroy();
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       const line = buf.slice(0, nl);
       socket.pause();
+      // The idle timeout guards reading the request; a handler (a commit, a key generation) may take longer,
+      // and cutting the client off then would make it report a failure for work that was done.
+      socket.setTimeout(0);
       void respond(line).then((res) => socket.end(encodeResponse(res)));
     });
   });

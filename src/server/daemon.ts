@@ -23,6 +23,14 @@ import { sessionOptionsFrom } from './session-options.ts';
 import { type BoundListener, type ListenerSpec, SmtpServer } from './smtp-server.ts';
 import { parseHostPort } from '../lib/hostport.ts';
 import { VERSION } from '../version.ts';
+import { createResolver } from '../dns/resolver.ts';
+import { createAuthenticator } from '../auth/authenticator.ts';
+import { createUserControl } from '../auth/control.ts';
+import { createDkimSigner } from '../dkim/signer.ts';
+import { dkimControlHandlers } from '../dkim/control.ts';
+import { createInboundChecker } from '../inbound/checker.ts';
+import { submitControlHandlers, submitRequestBytes } from '../submit/control.ts';
+import { createPipeline } from './pipeline.ts';
 
 export interface Daemon {
   listeners: BoundListener[];
@@ -92,6 +100,38 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
     });
     const reader = createQueueReader(store);
     const directory = createDirectory(config.domains, config.relay.localDomains);
+    const isTrusted = matcher(config.relay.trustedNetworks);
+    // Inbound checks and anti-abuse look names up through Tern's resolver (the delivery engine has its own).
+    const resolver = createResolver({ servers: config.dns.servers, timeout: config.dns.timeout, attempts: config.dns.attempts });
+    cleanups.push(async () => resolver.close());
+
+    const authenticator = createAuthenticator({ store, config: config.auth, log });
+    Object.assign(control, createUserControl({ store, invalidate: (name) => authenticator.invalidate(name) }));
+    const signer = createDkimSigner({ store, signedHeaders: config.dkim.signedHeaders, log });
+    Object.assign(control, dkimControlHandlers(store, () => signer.invalidate()));
+    const authservId = config.inbound.authservId || config.hostname;
+    const inbound = config.inbound.checks
+      ? createInboundChecker({
+          resolver,
+          hostname: config.hostname,
+          authservId,
+          dmarcFor: (domain) => {
+            const own = config.domains[domain]?.dmarc;
+            return own === 'record' || own === 'enforce' ? own : config.inbound.dmarc;
+          },
+          log,
+        })
+      : undefined;
+    // Everything that enqueues (SMTP sessions, `tern sendmail`) goes through one pipeline: checks for
+    // strangers' mail, a DKIM signature for ours. The delivery engine's DSNs go straight to the intake.
+    const pipeline = createPipeline({ intake, inbound, signer: config.dkim.sign ? signer : undefined, isTrusted, log });
+    Object.assign(
+      control,
+      submitControlHandlers(
+        { queue: pipeline, hostname: config.hostname, maxMessageSize: config.smtp.maxMessageSize, now: () => new Date(), newQueueId },
+        log,
+      ),
+    );
     if (config.delivery.enabled) {
       const delivery = await startDelivery(config, { store, intake, directory, log });
       cleanups.push(() => delivery.stop(config.limits.shutdownGrace));
@@ -104,13 +144,13 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
       context: {
         options: { ...sessionOptionsFrom(config, true), localRecipient: (local, domain) => directory.accepts(local, domain) },
         deps: { now: () => new Date(), newQueueId },
-        queue: intake,
+        queue: pipeline,
         log,
         commandTimeout: config.smtp.commandTimeout,
         dataTimeout: config.smtp.dataTimeout,
         secureContext,
         budget: new InflightBudget(config.limits.maxInflightBytes),
-        isTrusted: matcher(config.relay.trustedNetworks),
+        isTrusted,
       },
       maxConnections: config.limits.maxConnections,
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
@@ -144,6 +184,7 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
         return extra ? extra(req as unknown as Record<string, unknown>) : handleControl(req, reader, status);
       },
       log,
+      submitRequestBytes(config.smtp.maxMessageSize),
     );
 
     let resolveStopped!: () => void;
