@@ -5,12 +5,39 @@ import type { QueueWriter } from '../queue/types.ts';
 import type { Logger } from '../lib/log.ts';
 import { Session } from '../smtp/session.ts';
 import { replies } from '../smtp/replies.ts';
-import type { ConnectionInfo, Effect, ListenerKind, SessionDeps, SessionOptions, TlsInfo } from '../smtp/types.ts';
+import type {
+  AuthAnswer,
+  ConnectionInfo,
+  Effect,
+  EnqueueOutcome,
+  Envelope,
+  ListenerKind,
+  PolicyQuery,
+  PolicyVerdict,
+  SessionDeps,
+  SessionOptions,
+  TlsInfo,
+} from '../smtp/types.ts';
+import type { Authenticator, PolicyHook } from './hooks.ts';
+import { MessageRefused } from '../queue/refused.ts';
 import type { Admission, InflightBudget } from './limits.ts';
+
+export type { AuthConnection, Authenticator, PolicyHook } from './hooks.ts';
 
 /** What every connection of one server shares. */
 export interface ConnectionContext {
   options: SessionOptions;
+  /** Per-listener options (AUTH, policy stages differ by listener); a listener not named uses `options`. */
+  listenerOptions?: Partial<Record<ListenerKind, SessionOptions>>;
+  /** Answers 'auth' effects; absent, every AUTH step fails as temporary (454). */
+  authenticator?: Authenticator;
+  /** Answers 'policy' effects; absent, every query is accepted. */
+  policy?: PolicyHook;
+  /**
+   * Milliseconds to wait before the 220 on the MX listener for untrusted clients (abuse.greet_delay); a
+   * client that talks first is refused by the session (early talker). 0 or absent: greet at once.
+   */
+  greetDelay?: number;
   deps: SessionDeps;
   queue: QueueWriter;
   log: Logger;
@@ -53,6 +80,8 @@ export class SmtpConnection {
   #ended = false;
   #messages = 0;
   #shedding = false;
+  #conn: ConnectionInfo;
+  #greetTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** remoteAddress: already read and normalised by the listener (each read is a syscall on Bun). */
   constructor(
@@ -81,12 +110,23 @@ export class SmtpConnection {
       trusted: conn.trusted,
       ...(conn.tls ? { tls: conn.tls.protocol, cipher: conn.tls.cipher } : {}),
     });
+    this.#conn = conn;
     // STARTTLS is offered only where a certificate exists and the connection is not already encrypted.
-    const options = ctx.secureContext ? ctx.options : { ...ctx.options, startTls: false };
+    const base = ctx.listenerOptions?.[listener] ?? ctx.options;
+    const options = ctx.secureContext ? base : { ...base, startTls: false };
     this.#session = new Session(conn, options, ctx.deps);
     this.#attach(socket);
     socket.setNoDelay(true);
-    this.#run(this.#session.greet());
+    const delay = ctx.greetDelay ?? 0;
+    if (delay > 0 && listener === 'mx' && !conn.trusted) {
+      // Input arriving meanwhile goes to the session, which refuses it as an early talker (RFC 5321 §4.3.1).
+      this.#greetTimer = setTimeout(() => {
+        this.#greetTimer = null;
+        if (!this.#ended && !this.#session.closed) this.#run(this.#session.greet());
+      }, delay);
+    } else {
+      this.#run(this.#session.greet());
+    }
   }
 
   /** Server shutdown: the session says goodbye now if idle, else after its current transaction. */
@@ -159,6 +199,8 @@ export class SmtpConnection {
   readonly #onClose = (): void => {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#greetTimer !== null) clearTimeout(this.#greetTimer);
+    this.ctx.authenticator?.forget(this.sid);
     this.#releaseHeld();
     this.admission.release();
     this.#log.info('disconnect', { ms: Date.now() - this.#started, messages: this.#messages });
@@ -184,6 +226,14 @@ export class SmtpConnection {
           out = this.#write(out);
           this.#upgrade();
           break;
+        case 'auth':
+          out = this.#write(out);
+          this.#auth(effect.mechanism, effect.response, effect.tls);
+          break;
+        case 'policy':
+          out = this.#write(out);
+          this.#policy(effect.query);
+          break;
         case 'close':
           out = this.#write(out);
           this.#ended || this.#socket.end();
@@ -204,11 +254,11 @@ export class SmtpConnection {
     return '';
   }
 
-  #enqueue(envelope: Parameters<QueueWriter['enqueue']>[0], message: Uint8Array): void {
-    this.ctx.queue.enqueue(envelope, message).then(
-      () => {
-        this.#messages++;
-        this.#run(this.#session.enqueued({ ok: true }));
+  #enqueue(envelope: Envelope, message: Uint8Array): void {
+    this.#store(envelope, message).then(
+      (outcome) => {
+        if (outcome.ok) this.#messages++;
+        this.#run(this.#session.enqueued(outcome));
       },
       (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
@@ -216,6 +266,66 @@ export class SmtpConnection {
         this.#run(this.#session.enqueued({ ok: false, reason }));
       },
     );
+  }
+
+  /**
+   * Stores through the host's QueueWriter (src/server/pipeline.ts runs the inbound checks and DKIM signing);
+   * a MessageRefused is the host refusing the message (a DMARC reject): answered with its reply, not 451.
+   */
+  async #store(envelope: Envelope, message: Uint8Array): Promise<EnqueueOutcome> {
+    try {
+      await this.ctx.queue.enqueue(envelope, message);
+    } catch (err) {
+      if (err instanceof MessageRefused) return { ok: false, reason: err.message, reply: err.reply };
+      throw err;
+    }
+    return { ok: true };
+  }
+
+  /** One SASL step; a failing authenticator is a temporary failure (454 4.7.0), never a success. */
+  #auth(mechanism: string, response: Uint8Array | null, tls: boolean): void {
+    const auth = this.ctx.authenticator;
+    // A new AUTH command: whatever an earlier exchange left (the client cancelled it with "*") is stale.
+    if (auth && !this.#session.authContinued) auth.forget(this.sid);
+    const answer: Promise<AuthAnswer> = auth
+      ? auth.step({ id: this.sid, ip: this.#conn.remoteAddress, tls }, mechanism, response)
+      : Promise.resolve({ kind: 'failure', reason: 'temporary' });
+    answer.then(
+      (a) => this.#answer(() => this.#session.authAnswer(a)),
+      (err: unknown) => {
+        this.#log.error('auth-error', { mechanism, error: err instanceof Error ? err.message : String(err) });
+        this.#answer(() => this.#session.authAnswer({ kind: 'failure', reason: 'temporary' }));
+      },
+    );
+  }
+
+  /**
+   * One policy query. A policy that throws (a bug, or an outage it did not handle itself) must neither
+   * bounce mail nor silently accept everything: at MAIL and RCPT the command gets 451 4.3.0 (the client
+   * retries later, as Postfix answers a failed lookup); at connect and HELO the session goes on, since the
+   * same checks run again where a temporary refusal is meaningful. Logged as an error either way.
+   */
+  #policy(query: PolicyQuery): void {
+    const hook = this.ctx.policy;
+    const verdict: Promise<PolicyVerdict> = hook ? hook.check(this.#conn, query) : Promise.resolve({ action: 'accept' });
+    verdict.then(
+      (v) => this.#answer(() => this.#session.policyAnswer(v)),
+      (err: unknown) => {
+        this.#log.error('policy-error', { stage: query.stage, error: err instanceof Error ? err.message : String(err) });
+        const failed = replies.policyFailed;
+        const v: PolicyVerdict =
+          query.stage === 'mail' || query.stage === 'rcpt'
+            ? { action: 'reject', reply: { code: failed.code, status: failed.status!, text: failed.message } }
+            : { action: 'accept' };
+        this.#answer(() => this.#session.policyAnswer(v));
+      },
+    );
+  }
+
+  /** Delivers a hook's answer unless the connection is gone (the session ignores late answers anyway). */
+  #answer(call: () => Effect[]): void {
+    if (this.#ended) return;
+    this.#run(call());
   }
 
   /**
@@ -233,6 +343,9 @@ export class SmtpConnection {
     this.#upgrading = true;
     this.#detach(plain);
     plain.on('error', () => {});
+    // Paused so that a ClientHello arriving while the TLS layer attaches stays buffered in the stream instead
+    // of flowing past with no listener: on Deno most handshakes of fast clients (smtplib) hung without this.
+    plain.pause();
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: ctx });
     this.#socket = secure;
     const fail = (err: Error): void => {
@@ -250,6 +363,7 @@ export class SmtpConnection {
       secure.setTimeout(0);
       this.#upgrading = false;
       const info = tlsInfoOf(secure);
+      this.#conn = { ...this.#conn, tls: info };
       this.#log.info('tls', { tls: info.protocol, cipher: info.cipher });
       this.#attach(secure);
       this.#run(this.#session.tlsStarted(info));

@@ -19,7 +19,8 @@ import { createApp } from '../web/app.ts';
 import { serveHttp, type HttpListener } from '../runtime/http.ts';
 import { loadOrCreateCertificate } from './certificate.ts';
 import { InflightBudget } from './limits.ts';
-import { sessionOptionsFrom } from './session-options.ts';
+import { listenerSessionOptions, sessionOptionsFrom } from './session-options.ts';
+import { createPolicy } from '../policy/index.ts';
 import { type BoundListener, type ListenerSpec, SmtpServer } from './smtp-server.ts';
 import { parseHostPort } from '../lib/hostport.ts';
 import { VERSION } from '../version.ts';
@@ -139,10 +140,18 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
       notes.push('delivery is disabled on this node (delivery.enabled = false): it only accepts mail');
     }
 
+    const policy = createPolicy({ config, store, resolver, log });
+    cleanups.push(async () => policy.close());
+    const localRecipient = (local: string, domain: string) => directory.accepts(local, domain);
     const server = new SmtpServer({
       listeners: listenerSpecs(config),
       context: {
-        options: { ...sessionOptionsFrom(config, true), localRecipient: (local, domain) => directory.accepts(local, domain) },
+        options: { ...sessionOptionsFrom(config, true), localRecipient },
+        // AUTH and the policy stages differ by listener (AUTH on submission, anti-abuse on MX).
+        listenerOptions: listenerSessionOptions(config, true, { localRecipient }),
+        authenticator,
+        policy,
+        greetDelay: config.abuse.greetDelay,
         deps: { now: () => new Date(), newQueueId },
         queue: pipeline,
         log,

@@ -9,6 +9,7 @@ import type {
   Effect,
   EnvelopeRecipient,
   LogEffectLevel,
+  AuthIdentity,
   SessionDeps,
   SessionOptions,
 } from './types.ts';
@@ -24,6 +25,9 @@ export const State = {
   Enqueue: 6, // waiting for the host's enqueued() answer
   StartTls: 7, // waiting for tlsStarted() / tlsFailed()
   Closed: 8,
+  Auth: 9, // waiting for the host's authAnswer() (RFC 4954 exchange in progress)
+  AuthLine: 10, // a 334 was sent: the next line is a SASL response, not a command
+  Policy: 11, // waiting for the host's policyAnswer()
 } as const;
 export type State = (typeof State)[keyof typeof State];
 
@@ -37,6 +41,9 @@ export const STATE_NAMES: readonly string[] = [
   'enqueue',
   'starttls',
   'closed',
+  'auth',
+  'auth-line',
+  'policy',
 ];
 const STATE_COUNT = STATE_NAMES.length;
 
@@ -105,7 +112,18 @@ export function refuse(reply: Reply, detail?: string): Verdict<never> {
 export const PASS: Verdict<void> = { ok: true, value: undefined };
 
 /** What check* halves may read: no methods, so they cannot act. */
-export type SessionView = Readonly<Pick<Context, 'options' | 'conn' | 'state' | 'greeting' | 'tables' | 'tx'>>;
+export type SessionView = Readonly<
+  Pick<Context, 'options' | 'conn' | 'state' | 'greeting' | 'tables' | 'tx' | 'identity'>
+>;
+
+/** A command that passed its check and waits for the host's policy verdict before it proceeds. */
+export interface PendingPolicy {
+  verb: string;
+  /** Runs the command's proceed half (accept). */
+  proceed: () => void;
+  /** Where a rejected command leaves the session. */
+  returnTo: State;
+}
 
 /**
  * Session state plus the output under construction. Replies are concatenated into one pending 'send'
@@ -121,6 +139,16 @@ export class Context {
   dot: DotReader | null = null;
   chunk: ChunkInProgress | null = null;
   badCommands = 0;
+  /** The 220 went out; before it any input is an early talker (RFC 5321 §4.3.1). */
+  greeted = false;
+  /** Set by a successful AUTH (RFC 4954); never cleared: a second AUTH is refused (§4). */
+  identity: AuthIdentity | null = null;
+  /** The mechanism of the exchange in progress. */
+  authMechanism: string | null = null;
+  /** The pending 'auth' effect carries a response line (a later step), not the AUTH command's. */
+  authContinued = false;
+  /** A command or the greeting waiting for policyAnswer(). */
+  pendingPolicy: PendingPolicy | null = null;
   /** shutdown() came while busy: close at the next command boundary once the transaction is over. */
   shutdownPending = false;
   closed = false;

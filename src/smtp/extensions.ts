@@ -1,6 +1,6 @@
 // The ESMTP extensions as records: EHLO keyword, when it is offered, and which MAIL/RCPT params it brings.
 // EHLO output and the accepted-parameter tables are generated from this list (STYLE §2, smtp-proto EXT_*).
-import type { ExtensionSwitches, SessionOptions } from './types.ts';
+import type { ExtensionSwitches, ListenerKind, SessionOptions } from './types.ts';
 import {
   type MailParams,
   type ParamParser,
@@ -20,6 +20,8 @@ export interface OfferContext {
   options: SessionOptions;
   /** TLS is already active (implicit TLS or after STARTTLS). */
   tls: boolean;
+  /** The listener; decides AUTH. Absent: 'mx'. */
+  listener?: ListenerKind;
 }
 
 export interface ExtensionRecord {
@@ -59,10 +61,28 @@ export const EXTENSIONS: readonly ExtensionRecord[] = [
     switch: null,
     offered: (c) => c.options.startTls && !c.tls,
   },
-  // RFC 4954 §5: clients that authenticated elsewhere send AUTH=<mailbox> or AUTH=<>. Until Tern has AUTH,
-  // the parameter is accepted (after EHLO) and ignored, instead of failing their mail with 555.
+  {
+    keyword: 'AUTH', // RFC 4954 §3: "AUTH" and the mechanisms, space separated
+    switch: null,
+    offered: (c) => authOffered(c.options, c.listener ?? 'mx', c.tls),
+    line: (o) => ['AUTH', ...(o.auth?.mechanisms ?? [])].join(' '),
+  },
+  // RFC 4954 §5: MAIL AUTH=<mailbox> or AUTH=<> is accepted after any EHLO and ignored (see parseAuthParam).
   { keyword: null, switch: null, mailParams: { AUTH: parseAuthParam } },
 ];
+
+/** AUTH is configured for this listener at all (advertised or not, depending on TLS). */
+export function authConfigured(options: SessionOptions, listener: ListenerKind): boolean {
+  return options.auth !== undefined && options.auth.listeners.has(listener);
+}
+
+/**
+ * Whether EHLO advertises AUTH: on the configured listeners, and only under TLS unless plaintext was
+ * explicitly allowed (RFC 4954 §4 "SHOULD NOT advertise ... unless a strong SSF is in effect", RFC 8314).
+ */
+export function authOffered(options: SessionOptions, listener: ListenerKind, tls: boolean): boolean {
+  return authConfigured(options, listener) && (tls || options.auth!.allowPlaintext);
+}
 
 function isOffered(rec: ExtensionRecord, ctx: OfferContext): boolean {
   if (rec.switch !== null && !ctx.options.extensions[rec.switch]) return false;
@@ -105,21 +125,25 @@ export interface Offer {
   tables: ParamTables;
 }
 
-const offers = new WeakMap<SessionOptions, [Offer | null, Offer | null]>();
+const LISTENER_SLOT: Readonly<Record<ListenerKind, number>> = { mx: 0, submission: 2, submissions: 4 };
+const offers = new WeakMap<SessionOptions, Array<Offer | null>>();
 
-/** Cached ehloKeywords + paramTables; the cache is keyed by the options object, so treat options as frozen. */
-export function offerFor(options: SessionOptions, tls: boolean): Offer {
-  let pair = offers.get(options);
-  if (pair === undefined) {
-    pair = [null, null];
-    offers.set(options, pair);
+/**
+ * Cached ehloKeywords + paramTables per (options, listener, TLS); the cache is keyed by the options object,
+ * so treat options as frozen.
+ */
+export function offerFor(options: SessionOptions, tls: boolean, listener: ListenerKind = 'mx'): Offer {
+  let slots = offers.get(options);
+  if (slots === undefined) {
+    slots = [null, null, null, null, null, null];
+    offers.set(options, slots);
   }
-  const slot = tls ? 1 : 0;
-  let offer = pair[slot];
+  const slot = LISTENER_SLOT[listener] + (tls ? 1 : 0);
+  let offer = slots[slot];
   if (offer === null) {
-    const ctx = { options, tls };
+    const ctx = { options, tls, listener };
     offer = { keywords: ehloKeywords(ctx), tables: paramTables(ctx) };
-    pair[slot] = offer;
+    slots[slot] = offer;
   }
   return offer;
 }

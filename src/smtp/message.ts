@@ -4,6 +4,7 @@ import { type Context, State, type Transaction } from './context.ts';
 import { countReceivedHeaders, MessageSink } from './data-reader.ts';
 import { protocolName, receivedHeader } from './received.ts';
 import { R, type Reply } from './replies.ts';
+import { addMissingHeaders } from './submission.ts';
 import type { Envelope } from './types.ts';
 
 const encoder = new TextEncoder();
@@ -46,13 +47,32 @@ export function completeMessage(ctx: Context, verb: 'DATA' | 'BDAT'): void {
       date: envelope.receivedAt,
     }),
   );
-  const message = sink.assemble(header);
+  const message = submitted(ctx) ? withSubmissionFixes(ctx, sink.assemble(EMPTY), header, envelope) : sink.assemble(header);
   const max = ctx.options.maxReceivedHeaders;
   const hops = countReceivedHeaders(message, header.length, message.length, max);
   if (hops >= max) return dropMessage(ctx, R.tooManyHops, verb, `${hops} Received fields`);
   tx.size = message.length;
   ctx.enterState(State.Enqueue);
   ctx.emit({ kind: 'enqueue', envelope, message });
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** RFC 6409 §8: fix-ups apply to submissions: authenticated sessions and the submission listeners. */
+function submitted(ctx: Context): boolean {
+  if (!ctx.options.fixSubmissions) return false;
+  return ctx.identity !== null || ctx.conn.listener !== 'mx';
+}
+
+/** Adds Date/Message-ID to the client's data, then prepends our Received above them (RFC 5321 §4.4). */
+function withSubmissionFixes(ctx: Context, data: Uint8Array, header: Uint8Array, envelope: Envelope): Uint8Array {
+  // The queue id is unique on this host (time plus 40 random bits) and the hostname scopes it, which is
+  // what RFC 5322 §3.6.4 asks of a msg-id; it also ties the message to our logs.
+  const fixed = addMissingHeaders(data, { now: envelope.receivedAt, hostname: ctx.options.hostname, idLeft: envelope.queueId });
+  const out = new Uint8Array(header.length + fixed.length);
+  out.set(header, 0);
+  out.set(fixed, header.length);
+  return out;
 }
 
 function buildEnvelope(ctx: Context, tx: Transaction): Envelope {
@@ -68,12 +88,13 @@ function buildEnvelope(ctx: Context, tx: Transaction): Envelope {
     dsnRet: tx.params.ret,
     dsnEnvid: tx.params.envid,
     helo: greeting.name,
-    protocol: protocolName(greeting.verb === 'EHLO', tls !== null, false, tx.params.smtpUtf8),
+    // RFC 3848: ESMTPA / ESMTPSA (and RFC 6531 §4.3 UTF8SMTPA / UTF8SMTPSA) after a successful AUTH.
+    protocol: protocolName(greeting.verb === 'EHLO', tls !== null, ctx.identity !== null, tx.params.smtpUtf8),
     clientAddress: ctx.conn.remoteAddress,
     clientPort: ctx.conn.remotePort,
     listener: ctx.conn.listener,
     tls,
-    authUser: null,
+    authUser: ctx.identity?.user ?? null,
     receivedAt: tx.receivedAt!,
   };
 }

@@ -137,8 +137,10 @@ export const parseEnvidParam: ParamParser<MailParams> = (value, into) => {
 };
 
 /**
- * AUTH=<> or AUTH=xtext (RFC 4954 §5). Tern has no AUTH yet, so the value is only checked for syntax and
- * then ignored, which §5 permits for a server that does not trust the client's claim ("MAY ignore").
+ * AUTH=<> or AUTH=xtext (RFC 4954 §5). The value is checked for syntax and then ignored, on every listener:
+ * from an unauthenticated client §5 says the server "MAY ignore" a claim it cannot trust, and from our own
+ * authenticated client the identity is already known from the exchange (Envelope.authUser), so recording
+ * the client's assertion would add nothing but a second, unverified source.
  */
 export const parseAuthParam: ParamParser<MailParams> = (value) => {
   if (value === '<>') return null;

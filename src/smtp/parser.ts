@@ -18,7 +18,9 @@ export type Command =
   | { verb: 'STARTTLS' }
   | { verb: 'VRFY'; target: string }
   | { verb: 'EXPN'; target: string }
-  | { verb: 'HELP'; topic: string | null };
+  | { verb: 'HELP'; topic: string | null }
+  // RFC 4954 §4: mechanism upper-cased; initial response as written (base64 or "="), decoded by the verb
+  | { verb: 'AUTH'; mechanism: string; initial: string | null };
 
 export type Verb = Command['verb'];
 
@@ -49,7 +51,8 @@ export class LineReader {
   #scanned = 0; // unread octets already known to hold no LF
   #discarding = false;
 
-  readonly maxLine: number;
+  /** Settable: the SASL exchange reads its lines with a larger bound (RFC 4954 §4). */
+  maxLine: number;
 
   constructor(maxLine: number) {
     this.maxLine = maxLine;
@@ -109,7 +112,7 @@ export function decodeLine(line: Uint8Array): string | null {
 const HTTP_LINE = /^(?:(?:GET|POST|HEAD|CONNECT|PUT|OPTIONS|DELETE|PATCH|TRACE) |(?:Host|User-Agent):)/i;
 
 // Verbs that exist in the SMTP registries but Tern does not implement (RFC 5321 §4.2.4: 502).
-const NOT_IMPLEMENTED: ReadonlySet<string> = new Set(['TURN', 'ETRN', 'ATRN', 'AUTH', 'SEND', 'SOML', 'SAML']);
+const NOT_IMPLEMENTED: ReadonlySet<string> = new Set(['TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML']);
 
 /** How much of an unknown verb goes into the log. */
 const LOGGED_VERB_LENGTH = 32;
@@ -143,6 +146,7 @@ const PARSERS: Readonly<Record<string, LineParser>> = {
   VRFY: (rest, verb) => (rest === '' ? error(verb, R.vrfySyntax) : command({ verb: 'VRFY', target: rest })),
   EXPN: (rest) => command({ verb: 'EXPN', target: rest }),
   HELP: (rest) => command({ verb: 'HELP', topic: rest === '' ? null : rest }),
+  AUTH: parseAuth,
 };
 
 /** One decoded command line -> Parsed. Verbs are case-insensitive (RFC 5321 §2.4). */
@@ -206,6 +210,18 @@ function parseParamList(after: string): RawParam[] | null {
   if (after === '') return [];
   if (after[0] !== ' ' && after[0] !== '\t') return null;
   return splitParams(after);
+}
+
+// RFC 4422 §3.1: a mechanism name is 1-20 of upper-case letters, digits, "-" and "_".
+const SASL_MECHANISM = /^[A-Z0-9_-]{1,20}$/;
+
+/** AUTH mechanism [initial-response] (RFC 4954 §4). The response is never echoed into logs. */
+function parseAuth(rest: string, verb: string): Parsed {
+  const tokens = rest === '' ? [] : rest.split(/[ \t]+/);
+  if (tokens.length < 1 || tokens.length > 2) return error(verb, R.authSyntax);
+  const mechanism = tokens[0].toUpperCase();
+  if (!SASL_MECHANISM.test(mechanism)) return error(verb, R.authSyntax);
+  return command({ verb: 'AUTH', mechanism, initial: tokens[1] ?? null });
 }
 
 /**

@@ -93,6 +93,7 @@ export const replies = {
   // RFC 5321 §3.5.3 and §7.3: the honest answer of a server that does not disclose its users.
   vrfyAmbiguous: reply(252, '2.5.0', 'Cannot VRFY user, but will accept message and attempt delivery', 'vrfy'),
   startTlsReady: reply(220, '2.0.0', 'Ready to start TLS', 'starttls'),
+  authSuccessful: reply(235, '2.7.0', 'Authentication successful', 'auth-ok'), // RFC 4954 §6
   // RFC 5321 §4.2.2: 354 is an intermediate reply; RFC 2034 §4 gives it no enhanced code.
   dataStart: reply(354, null, 'End data with <CR><LF>.<CR><LF>', 'data'),
 
@@ -105,6 +106,10 @@ export const replies = {
   tooManyErrors: reply(421, '4.7.0', 'Too many errors, closing connection', 'too-many-errors'),
   httpRejected: reply(421, '4.7.0', 'This is an SMTP server, closing connection', 'http-command'),
   tooManyConnections: reply(421, '4.7.0', 'Too many connections, try again later', 'too-many-connections'),
+  // RFC 4954 §6: 454 4.7.0 for a temporary server failure (user database down, or a throttled client).
+  authTemporary: reply(454, '4.7.0', 'Temporary authentication failure', 'auth-temporary'),
+  // Last resort when the host's policy hook itself failed at MAIL/RCPT (see server/connection.ts).
+  policyFailed: reply(451, '4.3.0', 'Temporary policy failure, please try again later', 'policy-failed'),
   insufficientResourcesClosing: reply(
     421,
     '4.3.1',
@@ -136,6 +141,12 @@ export const replies = {
   paramRepeated: reply(501, '5.5.4', 'Parameter given more than once', 'param-repeated'),
   paramUnsupported: reply(555, '5.5.4', 'Unsupported parameter', 'param-unsupported'), // RFC 5321 §4.1.1.11
   helpUnknownTopic: reply(504, '5.5.4', 'HELP topic not known', 'help-unknown-topic'),
+  // RFC 4954 §4 and §6: AUTH syntax, base64 and the client's "*" cancelling the exchange.
+  authSyntax: reply(501, '5.5.4', 'Syntax: AUTH mechanism [initial-response]', 'auth-syntax'),
+  authBadBase64: reply(501, '5.5.2', 'Cannot decode base64 response', 'auth-bad-base64'),
+  authCancelled: reply(501, '5.7.0', 'Authentication cancelled', 'auth-cancelled'),
+  authUnknownMechanism: reply(504, '5.5.4', 'Unrecognized authentication mechanism', 'auth-unknown-mechanism'),
+  authLineTooLong: reply(500, '5.5.6', 'Authentication exchange line is too long', 'auth-line-too-long'),
 
   // 5xx: sequence (RFC 5321 §4.1.4, RFC 3030 §2, RFC 3207 §4)
   needHelo: reply(503, '5.5.1', 'Send EHLO/HELO first', 'need-helo'),
@@ -145,9 +156,20 @@ export const replies = {
   dataAfterBdat: reply(503, '5.5.1', 'DATA not allowed after BDAT', 'data-after-bdat'),
   tlsActive: reply(503, '5.5.1', 'TLS already active', 'tls-active'),
   tlsInTransaction: reply(503, '5.5.1', 'Mail transaction in progress', 'starttls-in-transaction'),
+  authNeedsEhlo: reply(503, '5.5.1', 'Send EHLO first', 'auth-needs-ehlo'), // AUTH is an ESMTP extension
+  authAlready: reply(503, '5.5.1', 'Already authenticated', 'auth-already'), // RFC 4954 §4
+  authInTransaction: reply(503, '5.5.1', 'AUTH not allowed during a mail transaction', 'auth-in-transaction'),
 
   // 5xx: policy and content
   relayDenied: reply(554, '5.7.1', 'Relay access denied', 'relay-denied'),
+  // RFC 4954 §6: 530 5.7.0 where policy demands AUTH first (RFC 6409 §4.3 on the submission port).
+  authRequired: reply(530, '5.7.0', 'Authentication required', 'auth-required'),
+  // RFC 4954 §6: 535 5.7.8. It does count against the error budget: a guessing client is cut off with 421.
+  authInvalid: { ...reply(535, '5.7.8', 'Authentication credentials invalid', 'auth-invalid'), bad: true },
+  // RFC 4954 §4 and §6: 538 5.7.11 when the mechanism needs TLS first (for us, every mechanism: RFC 8314).
+  authNeedsTls: reply(538, '5.7.11', 'Encryption required for requested authentication mechanism', 'auth-needs-tls'),
+  // RFC 5321 §4.3.1, RFC 2920 §3.1: nothing may be sent before the 220 greeting (spam software does).
+  earlyTalker: reply(554, '5.7.0', 'Protocol error: talked before the greeting', 'early-talker'),
   unknownUser: reply(550, '5.1.1', 'No such user here', 'unknown-user'), // RFC 3463 X.1.1, RFC 5321 §3.3
   sizeExceeded: reply(552, '5.3.4', 'Message size exceeds fixed limit', 'size-exceeded'), // RFC 1870 §6
   // RFC 6531 §3.5: MAIL gets 550 and RCPT gets 553, both with X.6.7.
@@ -168,6 +190,31 @@ export { replies as R };
 /** Queue acknowledgement after the end of data (RFC 5321 §4.2.5). */
 export function queued(queueId: string): Reply {
   return reply(250, '2.0.0', `Ok: queued as ${queueId}`, 'queued');
+}
+
+/**
+ * RFC 6409 §8 ownership check failed (Postfix's reject_sender_login_mismatch wording). The user name is the
+ * client's own login, echoed back to it; it is reduced to printable ASCII so it cannot break the reply line.
+ */
+export function senderNotOwned(user: string): Reply {
+  const safe = user.slice(0, 64).replace(/[^\x21-\x7e]/g, '?');
+  return reply(553, '5.7.1', `Sender address rejected: not owned by user ${safe}`, 'sender-not-owned');
+}
+
+/**
+ * A reply the host chose (policy verdict, enqueue refusal). Text reduced to printable one-line ASCII; never
+ * charged to the error budget (the client did nothing wrong syntactically).
+ */
+export function hostReply(h: { code: number; status: string; text: string }, tag: string): Reply {
+  const code = Number.isInteger(h.code) && h.code >= 400 && h.code <= 599 ? h.code : 451;
+  const status = /^[245]\.\d{1,3}\.\d{1,3}$/.test(h.status) ? h.status : `${Math.floor(code / 100)}.0.0`;
+  const text = h.text.replace(/[^\x20-\x7e]/g, ' ').slice(0, 400) || 'Refused';
+  return { ...reply(code, status, text, tag), bad: false };
+}
+
+/** SASL challenge (RFC 4954 §4): "334 " and the base64 text, no enhanced code (it is intermediate). */
+export function authChallenge(base64: string): string {
+  return `334 ${base64}${CRLF}`;
 }
 
 /** Acknowledges one non-final BDAT chunk (RFC 3030 §2: a 250 for every successful chunk). */

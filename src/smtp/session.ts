@@ -4,16 +4,21 @@ import { Context, type SessionView, State, STATE_NAMES, type Verdict } from './c
 import { NO_PARAMS } from './extensions.ts';
 import { InputBuffer } from './input.ts';
 import { type Command, decodeLine, LineReader, parseCommand, TOO_LONG, type Verb } from './parser.ts';
-import { greeting, queued, R } from './replies.ts';
+import { applyVerdict, askPolicy, POLICY_STAGE, policyFor } from './policy.ts';
+import { greeting, hostReply, queued, R } from './replies.ts';
+import { MAX_SASL_LINE } from './sasl.ts';
 import type {
+  AuthAnswer,
   ConnectionInfo,
   Effect,
   EnqueueOutcome,
+  PolicyVerdict,
   SessionDeps,
   SessionOptions,
   SessionPhase,
   TlsInfo,
 } from './types.ts';
+import { answerAuth, authResponseLine, checkAuth, proceedAuth } from './verbs/auth.ts';
 import { checkBdatCommand, finishChunk, proceedBdat } from './verbs/bdat.ts';
 import { checkData, finishData, proceedData } from './verbs/data.ts';
 import { checkEhlo, proceedEhlo } from './verbs/ehlo.ts';
@@ -59,12 +64,19 @@ const HANDLERS: HandlerTable = {
   VRFY: handler(checkVrfy, proceedVrfy),
   EXPN: handler(checkExpn, proceedExpn),
   HELP: handler(checkHelp, proceedHelp),
+  AUTH: handler(checkAuth, proceedAuth),
 };
+
+/** States in which the session waits for an answer from its host and reads no input. */
+function awaitingHost(state: State): boolean {
+  return state === State.Enqueue || state === State.StartTls || state === State.Auth || state === State.Policy;
+}
 
 /**
  * The protocol engine for one connection. The host calls greet() once, then receive() with every chunk
- * read from the socket, and answers the 'enqueue' and 'starttls' effects with enqueued() / tlsStarted() /
- * tlsFailed(). Every method returns the effects to perform, in order, and never throws.
+ * read from the socket, and answers the 'enqueue', 'starttls', 'auth' and 'policy' effects with enqueued() /
+ * tlsStarted() / tlsFailed() / authAnswer() / policyAnswer(). Every method returns the effects to perform,
+ * in order, and never throws. Input received before greet() produced the 220 ends the session (early talker).
  *
  * Ownership: receive() keeps the given Uint8Array by reference (message data is sliced from it, not
  * copied); the caller must not modify it afterwards.
@@ -85,10 +97,22 @@ export class Session {
     return s === State.Data || s === State.Bdat ? 'data' : 'command';
   }
 
-  /** An enqueue or STARTTLS answer is outstanding: the host should stop reading (backpressure). */
+  /** An enqueue, STARTTLS, auth or policy answer is outstanding: the host should stop reading (backpressure). */
   get waiting(): boolean {
-    const s = this.#ctx.state;
-    return s === State.Enqueue || s === State.StartTls;
+    return awaitingHost(this.#ctx.state);
+  }
+
+  /**
+   * The outstanding 'auth' effect continues an exchange (a response to a 334) rather than starting one with
+   * the AUTH command; a host keeping per-exchange state drops what a cancelled or failed exchange left.
+   */
+  get authContinued(): boolean {
+    return this.#ctx.authContinued;
+  }
+
+  /** The user authenticated in this session, or null. */
+  get authUser(): string | null {
+    return this.#ctx.identity?.user ?? null;
   }
 
   get closed(): boolean {
@@ -100,18 +124,39 @@ export class Session {
     return this.#input.size + (this.#ctx.tx?.sink?.held ?? 0);
   }
 
-  /** The 220 greeting (RFC 5321 §4.2, §3.1). Sent at once: no greeting delay (see peers/README.md). */
+  /**
+   * The 220 greeting (RFC 5321 §4.2, §3.1). The host may call it late (a greeting delay). With a 'connect'
+   * policy stage the verdict comes first: the 220 waits for policyAnswer().
+   */
   greet(): Effect[] {
     const ctx = this.#ctx;
-    // The host logs the connection itself (it knows more: trust, TLS cipher), so the session does not repeat it.
-    ctx.sendText(greeting(ctx.options.hostname));
-    return ctx.take();
+    if (ctx.closed || ctx.greeted || ctx.pendingPolicy !== null) return [];
+    return this.#guard(() => {
+      const send = (): void => {
+        ctx.greeted = true;
+        // The host logs the connection itself (it knows more: trust, TLS cipher), so the session does not repeat it.
+        ctx.sendText(greeting(ctx.options.hostname));
+      };
+      if (ctx.options.policyStages?.has('connect')) {
+        askPolicy(ctx, 'CONNECT', 'connect', null, null, null, send);
+      } else {
+        send();
+      }
+    });
   }
 
   /** Feeds any split of the byte stream; complete commands are processed in order (RFC 2920). */
   receive(bytes: Uint8Array): Effect[] {
     const ctx = this.#ctx;
     if (ctx.closed) return [];
+    if (!ctx.greeted) {
+      // RFC 5321 §4.3.1 and RFC 2920 §3.1: the client waits for the 220. Bulk senders that do not wait are
+      // caught by a greeting delay or a pending connect-stage policy check.
+      ctx.log('reject', { verb: '?', code: R.earlyTalker.code, reason: R.earlyTalker.tag, bytes: bytes.length }, 'warn');
+      ctx.reply(R.earlyTalker);
+      ctx.close();
+      return ctx.take();
+    }
     if (ctx.state === State.StartTls) {
       // STARTTLS command injection (CVE-2011-0411 class): plaintext after STARTTLS is never a command.
       ctx.log('discard-pipelined', { bytes: bytes.length, when: 'before-tls' }, 'warn');
@@ -140,12 +185,46 @@ export class Session {
           size: tx.size,
           mode: tx.mode,
         });
+      } else if (outcome.reply !== undefined) {
+        // The host refused the message itself (e.g. DMARC p=reject: 550 5.7.1): final, not a retry hint.
+        const refusal = hostReply(outcome.reply, 'message-refused');
+        ctx.reply(refusal);
+        ctx.log('message-refused', { id: tx.queueId, code: refusal.code, reason: outcome.reason });
       } else {
         ctx.reply(R.enqueueFailed);
         ctx.log('enqueue-failed', { id: tx.queueId, reason: outcome.reason }, 'warn');
       }
       ctx.resetTransaction();
       ctx.enterState(ctx.idleState());
+      this.#pump();
+    });
+  }
+
+  /** The host's answer to the last 'auth' effect (see answerAuth in verbs/auth.ts); then buffered input. */
+  authAnswer(answer: AuthAnswer): Effect[] {
+    const ctx = this.#ctx;
+    if (ctx.closed) return [];
+    return this.#guard(() => {
+      if (ctx.state !== State.Auth) {
+        ctx.log('unexpected-answer', { answer: 'authAnswer', state: STATE_NAMES[ctx.state] }, 'error');
+        return;
+      }
+      answerAuth(ctx, answer);
+      this.#pump();
+    });
+  }
+
+  /** The host's verdict on the pending policy query; then buffered pipelined input is processed. */
+  policyAnswer(verdict: PolicyVerdict): Effect[] {
+    const ctx = this.#ctx;
+    if (ctx.closed) return [];
+    return this.#guard(() => {
+      const pending = ctx.pendingPolicy;
+      if (ctx.state !== State.Policy || pending === null) {
+        ctx.log('unexpected-answer', { answer: 'policyAnswer', state: STATE_NAMES[ctx.state] }, 'error');
+        return;
+      }
+      applyVerdict(ctx, pending, verdict);
       this.#pump();
     });
   }
@@ -165,6 +244,7 @@ export class Session {
       this.#discardInput('after-tls');
       ctx.conn.tls = { protocol: info.protocol, cipher: info.cipher };
       ctx.greeting = null;
+      ctx.identity = null; // RFC 3207 §4.2: discard any knowledge obtained from the client, AUTH included
       ctx.tables = NO_PARAMS;
       ctx.resetTransaction();
       ctx.log('starttls', { ok: true, protocol: info.protocol, cipher: info.cipher });
@@ -229,10 +309,10 @@ export class Session {
     return ctx.take();
   }
 
-  /** Mid-transaction or inside data: shutdown waits. */
+  /** Mid-transaction, inside data or waiting for the host: shutdown waits. */
   #busy(): boolean {
     const ctx = this.#ctx;
-    return ctx.tx !== null || ctx.state === State.Enqueue || ctx.state === State.StartTls;
+    return ctx.tx !== null || awaitingHost(ctx.state);
   }
 
   #closeForShutdown(): void {
@@ -248,7 +328,11 @@ export class Session {
     const ctx = this.#ctx;
     while (!ctx.closed) {
       const state = ctx.state;
-      if (state === State.Enqueue || state === State.StartTls) return;
+      if (awaitingHost(state)) return;
+      if (state === State.AuthLine) {
+        if (!this.#readAuthLine()) return;
+        continue;
+      }
       if (state === State.Data) {
         if (!this.#readData()) return;
         continue;
@@ -291,8 +375,27 @@ export class Session {
     const h = HANDLERS[cmd.verb] as VerbHandler<Command, unknown>;
     const verdict = h.check(ctx, cmd);
     if (!verdict.ok) return ctx.reject(verdict.reply, cmd.verb, verdict.detail);
+    const stages = ctx.options.policyStages;
+    if (stages !== undefined && stages.size > 0) {
+      const stage = POLICY_STAGE[cmd.verb];
+      if (stage !== undefined && stages.has(stage)) return policyFor(ctx, cmd, stage, verdict.value, () => h.proceed(ctx, cmd, verdict.value));
+    }
     h.proceed(ctx, cmd, verdict.value);
     if (ctx.state === State.StartTls) this.#discardInput('pipelined-after-starttls');
+  }
+
+  /**
+   * One line of the SASL exchange, read with its own bound (MAX_SASL_LINE, RFC 4954 §4); false when no
+   * complete line is buffered yet.
+   */
+  #readAuthLine(): boolean {
+    const ctx = this.#ctx;
+    this.#lines.maxLine = Math.max(MAX_SASL_LINE, ctx.options.maxCommandLine);
+    const line = this.#lines.next(this.#input);
+    this.#lines.maxLine = ctx.options.maxCommandLine;
+    if (line === null) return false;
+    authResponseLine(ctx, line);
+    return true;
   }
 
   /** STARTTLS command injection defence: nothing that arrived in plaintext after STARTTLS is obeyed. */

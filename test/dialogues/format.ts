@@ -5,7 +5,18 @@
 //                            values: true/false, integers, comma lists for localDomains/relayDomains;
 //                            localRecipients=a,b: the local parts local domains accept (others: 550 5.1.1)
 //   @trusted                 the client is in trusted networks (TCP runner: 127.0.0.0/8)
-//   @tls                     implicit TLS from the first byte
+//   @tls                     implicit TLS from the first byte (the 'submissions' listener)
+//   @listener <kind>         mx (default), submission, or submissions (implies @tls)
+//   @auth user=U pass=P [addresses=a,b] [domains=d,e] [any=true]
+//                            a user of the fake authenticator (PLAIN, LOGIN); any @auth line (or an
+//                            auth.* option) turns AUTH on: mechanisms PLAIN,LOGIN on every listener, TLS only;
+//                            "@option auth.allowPlaintext=true", "auth.listeners=..", "auth.mechanisms=.."
+//   @policy <stage>[=<subject>] accept|reject|disconnect [<code> <status> <text>]
+//                            a scripted policy verdict; the stage joins policyStages; subject is the HELO
+//                            name, sender or recipient the rule applies to (any when absent)
+//   @greet-delay             the greeting is delayed: memory runner greets at the first expectation, the
+//                            TCP server waits GREET_DELAY ms; a send before it is an early talker
+//   @enqueue-reject <code> <status> <text>   the host refuses every message with this reply
 //   -> text                  send text + CRLF
 //   ~> text                  send raw bytes, escapes \r \n \t \\ \xHH, nothing appended
 //   <- text                  expect exactly this reply line (without CRLF)
@@ -14,6 +25,7 @@
 //   -- starttls              perform the TLS upgrade now (after the 220 to STARTTLS)
 //   # text                   comment naming the rule or attack; blank lines are ignored
 // Directives come before the first step.
+import type { HostReply, ListenerKind, PolicyStage, PolicyVerdict } from '../../src/smtp/types.ts';
 import type { SessionOptionOverrides } from '../support/session-options.ts';
 
 export type Step =
@@ -23,10 +35,29 @@ export type Step =
   | { kind: 'close'; line: number }
   | { kind: 'starttls'; line: number };
 
+export interface DialogueUser {
+  user: string;
+  pass: string;
+  addresses: string[];
+  domains: string[];
+  any: boolean;
+}
+
+export interface PolicyRule {
+  stage: PolicyStage;
+  match: string | null;
+  verdict: PolicyVerdict;
+}
+
 export interface Dialogue {
   options: SessionOptionOverrides;
   trusted: boolean;
   tls: boolean;
+  listener: ListenerKind;
+  users: DialogueUser[];
+  policies: PolicyRule[];
+  greetDelay: boolean;
+  enqueueReject: HostReply | null;
   steps: Step[];
 }
 
@@ -34,7 +65,17 @@ const encoder = new TextEncoder();
 
 /** Parses a transcript; throws (with the line number) on anything malformed, since test files are ours. */
 export function parseDialogue(text: string): Dialogue {
-  const d: Dialogue = { options: {}, trusted: false, tls: false, steps: [] };
+  const d: Dialogue = {
+    options: {},
+    trusted: false,
+    tls: false,
+    listener: 'mx',
+    users: [],
+    policies: [],
+    greetDelay: false,
+    enqueueReject: null,
+    steps: [],
+  };
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
@@ -86,6 +127,39 @@ function parseDirective(d: Dialogue, line: string, fail: (why: string) => never)
   }
   if (line === '@tls') {
     d.tls = true;
+    d.listener = 'submissions';
+    return;
+  }
+  if (line === '@greet-delay') {
+    d.greetDelay = true;
+    return;
+  }
+  const listener = /^@listener (mx|submission|submissions)$/.exec(line);
+  if (listener !== null) {
+    d.listener = listener[1] as ListenerKind;
+    d.tls = d.listener === 'submissions';
+    return;
+  }
+  if (line.startsWith('@auth ')) {
+    d.users.push(parseUser(line.slice(6), fail));
+    enableAuth(d);
+    return;
+  }
+  const policy = /^@policy (connect|helo|mail|rcpt)(?:=(\S*))? (accept|reject|disconnect)(?: (\d{3}) (\S+) (.+))?$/.exec(line);
+  if (policy !== null) {
+    const [, stage, match, action, code, status, text] = policy;
+    let verdict: PolicyVerdict;
+    if (action === 'accept') verdict = { action: 'accept' };
+    else if (code === undefined) return fail('reject/disconnect needs a reply');
+    else verdict = { action: action as 'reject' | 'disconnect', reply: { code: Number(code), status, text } };
+    d.policies.push({ stage: stage as PolicyStage, match: match ?? null, verdict });
+    const stages = (d.options.policyStages ??= new Set<PolicyStage>()) as Set<PolicyStage>;
+    stages.add(stage as PolicyStage);
+    return;
+  }
+  const enqueue = /^@enqueue-reject (\d{3}) (\S+) (.+)$/.exec(line);
+  if (enqueue !== null) {
+    d.enqueueReject = { code: Number(enqueue[1]), status: enqueue[2], text: enqueue[3] };
     return;
   }
   const m = /^@option ([A-Za-z.]+)=(.*)$/.exec(line);
@@ -93,7 +167,14 @@ function parseDirective(d: Dialogue, line: string, fail: (why: string) => never)
   const [, name, text] = m;
   const value: unknown = /^(true|false)$/.test(text) ? text === 'true' : /^\d+$/.test(text) ? Number(text) : text;
   const opts = d.options as Record<string, unknown>;
-  if (name.startsWith('extensions.')) {
+  if (name.startsWith('auth.')) {
+    const auth = enableAuth(d) as unknown as Record<string, unknown>;
+    const key = name.slice('auth.'.length);
+    if (key === 'allowPlaintext') auth.allowPlaintext = value === true;
+    else if (key === 'listeners') auth.listeners = new Set(text.split(','));
+    else if (key === 'mechanisms') auth.mechanisms = text.split(',');
+    else fail('unknown auth option');
+  } else if (name.startsWith('extensions.')) {
     const ext = (d.options.extensions ??= {}) as Record<string, unknown>;
     ext[name.slice('extensions.'.length)] = value;
   } else if (name === 'localRecipients') {
@@ -106,6 +187,34 @@ function parseDirective(d: Dialogue, line: string, fail: (why: string) => never)
   } else {
     opts[name] = value;
   }
+}
+
+/** AUTH on with the test defaults, unless already configured. */
+function enableAuth(d: Dialogue): NonNullable<SessionOptionOverrides['auth']> {
+  d.options.auth ??= {
+    mechanisms: ['PLAIN', 'LOGIN'],
+    listeners: new Set<ListenerKind>(['mx', 'submission', 'submissions']),
+    allowPlaintext: false,
+  };
+  return d.options.auth;
+}
+
+function parseUser(text: string, fail: (why: string) => never): DialogueUser {
+  const u: DialogueUser = { user: '', pass: '', addresses: [], domains: [], any: false };
+  for (const pair of text.split(/\s+/)) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) fail('expected key=value');
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    if (key === 'user') u.user = value;
+    else if (key === 'pass') u.pass = value;
+    else if (key === 'addresses') u.addresses = value.split(',');
+    else if (key === 'domains') u.domains = value.split(',');
+    else if (key === 'any') u.any = value === 'true';
+    else fail(`unknown user key ${key}`);
+  }
+  if (u.user === '') fail('user= is required');
+  return u;
 }
 
 /** \r \n \t \\ \xHH; other characters as UTF-8. */

@@ -9,6 +9,7 @@ import { Session } from '../../src/smtp/session.ts';
 import type { Effect, Envelope } from '../../src/smtp/types.ts';
 import { testConnection, testSessionDeps, testSessionOptions } from '../support/session-options.ts';
 import { rng } from '../unit/smtp/harness.ts';
+import { FakeAuthenticator, policyVerdict } from './fake-hosts.ts';
 import { type Dialogue, parseDialogue } from './format.ts';
 
 const DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -23,8 +24,10 @@ export interface Played {
 
 /** Plays one dialogue; throws an assertion error naming the transcript line on the first mismatch. */
 export function play(d: Dialogue, split: Split, seed = 1): Played {
-  const conn = testConnection({ trusted: d.trusted, tls: d.tls ? FAKE_TLS : null });
+  const conn = testConnection({ trusted: d.trusted, tls: d.tls ? FAKE_TLS : null, listener: d.listener });
   const session = new Session(conn, testSessionOptions(d.options), testSessionDeps());
+  const auth = new FakeAuthenticator(d.users);
+  let greeted = false;
   const random = rng(seed);
   const pending: string[] = [];
   let partial = '';
@@ -42,8 +45,16 @@ export function play(d: Dialogue, split: Split, seed = 1): Played {
         partial = parts.pop()!;
         pending.push(...parts);
       } else if (e.kind === 'enqueue') {
-        played.stored.push({ envelope: e.envelope, message: e.message });
-        apply(session.enqueued({ ok: true }));
+        if (d.enqueueReject !== null) {
+          apply(session.enqueued({ ok: false, reason: 'scripted', reply: d.enqueueReject }));
+        } else {
+          played.stored.push({ envelope: e.envelope, message: e.message });
+          apply(session.enqueued({ ok: true }));
+        }
+      } else if (e.kind === 'auth') {
+        apply(session.authAnswer(auth.step('memory', e.mechanism, e.response)));
+      } else if (e.kind === 'policy') {
+        apply(session.policyAnswer(policyVerdict(d.policies, e.query)));
       } else if (e.kind === 'starttls') {
         tlsRequested = true;
       } else if (e.kind === 'close') {
@@ -62,11 +73,18 @@ export function play(d: Dialogue, split: Split, seed = 1): Played {
     }
   };
 
-  apply(session.greet());
+  // With a greeting delay the 220 comes when the client first waits for a reply; a send before that is early.
+  const greet = (): void => {
+    if (!greeted) apply(session.greet());
+    greeted = true;
+  };
+  if (!d.greetDelay) greet();
   const steps = d.steps;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
     const where = `transcript line ${step.line}`;
+    if (step.kind !== 'send') greet();
+    else greeted = true; // an early talker: the host never greets after the session closed
     switch (step.kind) {
       case 'send': {
         // Consecutive sends go out together, as a pipelining client writes them.

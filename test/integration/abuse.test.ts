@@ -26,7 +26,7 @@ const T = { timeout: 60_000 };
  * Flip to true once src/server/daemon.ts passes createPolicy(...) to SmtpServer as its `policy` hook and the
  * session emits the policy stages (core helper, issue 4): the daemon tests below are written for that wiring.
  */
-const DAEMON_WIRED = false;
+const DAEMON_WIRED = true;
 
 // The DNSBL zone: 127.0.0.1 is listed (with a reason), 127.0.0.2 is not.
 const ZONE = 'bl.tern.test';

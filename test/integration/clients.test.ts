@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createQueueReader } from '../../src/queue/repo.ts';
+import { hashPassword } from '../../src/auth/password.ts';
+import { createUserRepo } from '../../src/auth/users.ts';
 import type { QueueReader } from '../../src/queue/types.ts';
 import { startTestDaemon, type TestDaemon } from '../support/server.ts';
 
@@ -43,6 +45,7 @@ msg.set_content('hello from smtplib\\n.leading dot line\\n' + marker + '\\n')
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 if mode == 'implicit':
     s = smtplib.SMTP_SSL('127.0.0.1', port, context=ctx, timeout=20)
+    s.login('alice@example.org', 'correct horse battery')
 else:
     s = smtplib.SMTP('127.0.0.1', port, timeout=20)
 s.ehlo('client.example.org')
@@ -62,6 +65,9 @@ describe('third-party clients', () => {
   before(async () => {
     srv = await startTestDaemon();
     reader = createQueueReader(srv.daemon.store);
+    // Submission on 465 requires AUTH (RFC 6409 §4.3, RFC 8314): alice logs in there.
+    const added = await createUserRepo(srv.daemon.store).add({ name: 'alice@example.org', passwordHash: await hashPassword('correct horse battery') });
+    assert.ok(added.ok);
   });
   after(async () => {
     await srv?.stop();
@@ -86,7 +92,8 @@ describe('third-party clients', () => {
       // Dot-unstuffing (RFC 5321 §4.5.2) and our trace header at the top (§4.4)
       assert.match(text, /\r\n\.leading dot line\r\n/);
       assert.match(text, /^Received: from client\.example\.org \(\[127\.0\.0\.1\]\)/);
-      assert.match(text, mode === 'plain' ? /with ESMTP id / : /with ESMTPS id /);
+      assert.match(text, { plain: /with ESMTP id /, starttls: /with ESMTPS id /, implicit: /with ESMTPSA id / }[mode]);
+      assert.equal(msg.envelope.authUser ?? null, mode === 'implicit' ? 'alice@example.org' : null);
       assert.equal(msg.envelope.tls === null, mode === 'plain');
       assert.equal(msg.envelope.listener, mode === 'implicit' ? 'submissions' : 'mx');
     });

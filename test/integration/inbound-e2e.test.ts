@@ -10,7 +10,7 @@ import { sendMessage, TestSmtpClient } from '../support/smtp-client.ts';
 
 // The lead wires createInboundChecker into the daemon's pipeline (src/server/pipeline.ts's `inbound`); until
 // then the daemon queues mail unchecked and these tests cannot pass. Flip when src/server/daemon.ts does it.
-const DAEMON_WIRED = false;
+const DAEMON_WIRED = true;
 
 const zone = {
   'pass.example': [txt('v=spf1 ip4:127.0.0.1 -all')],

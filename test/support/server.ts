@@ -27,6 +27,9 @@ export function testEnv(dataDir: string, databaseUrl: string, extra: Record<stri
     TERN_LOG_LEVEL: 'info',
     // Off unless a test turns it on: intake tests look at queued mail, and nothing may reach out to real DNS.
     TERN_DELIVERY_ENABLED: 'false',
+    // Off for the same reason: SPF/DMARC lookups would go to the machine's resolver. The inbound tests turn
+    // them on with TERN_DNS_SERVERS pointing at their loopback DNS server.
+    TERN_INBOUND_CHECKS: 'false',
     ...extra,
   };
 }

@@ -20,7 +20,7 @@ export function proceedEhlo(ctx: Context, cmd: Hello): void {
   ctx.resetTransaction();
   ctx.greeting = { verb: cmd.verb, name: cmd.domain };
   if (cmd.verb === 'EHLO') {
-    const offer = offerFor(ctx.options, ctx.conn.tls !== null);
+    const offer = offerFor(ctx.options, ctx.conn.tls !== null, ctx.conn.listener);
     ctx.tables = offer.tables;
     ctx.sendText(ehloReply(ctx.options.hostname, offer.keywords));
   } else {

@@ -23,7 +23,7 @@ export function checkRcpt(view: SessionView, cmd: Rcpt): Verdict<RcptPlan> {
   if (bad !== null) return refuse(bad.reply, bad.detail);
   // RFC 6531 §3.5: a non-ASCII forward-path needs SMTPUTF8 on MAIL; else 553 5.6.7.
   if (cmd.to.utf8 && !tx.params.smtpUtf8) return refuse(R.nonAsciiRecipient);
-  if (!mayReceive(cmd.to, view.options, view.conn.trusted)) return refuse(R.relayDenied, cmd.to.domain);
+  if (!mayReceive(cmd.to, view.options, view.conn.trusted || view.identity !== null)) return refuse(R.relayDenied, cmd.to.domain);
   if (!knownLocally(cmd.to, view.options)) return refuse(R.unknownUser, cmd.to.domain);
   const address = formatMailbox(cmd.to);
   const recipient = { address, notify: params.notify, orcpt: params.orcpt };
@@ -36,13 +36,13 @@ export function checkRcpt(view: SessionView, cmd: Rcpt): Verdict<RcptPlan> {
 
 /**
  * Relay control. "<Postmaster>" is always accepted (RFC 5321 §4.1.1.3); our own and relay domains are open
- * to anyone; anything else only to trusted clients (later also authenticated ones). Address literals are
+ * to anyone; anything else only to trusted or authenticated clients (RFC 6409 §4.3). Address literals are
  * never one of our domains, so they always take the relay path.
  */
-export function mayReceive(to: Mailbox, options: SessionOptions, trusted: boolean): boolean {
+export function mayReceive(to: Mailbox, options: SessionOptions, mayRelay: boolean): boolean {
   if (to.domain === '') return true;
   if (!to.literal && (options.localDomains.has(to.domain) || options.relayDomains.has(to.domain))) return true;
-  return trusted;
+  return mayRelay;
 }
 
 /** Local domains may list their users; postmaster always exists (RFC 5321 §4.5.1). */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ehloKeywords, EXTENSIONS, NO_PARAMS, offerFor, paramTables } from '../../../src/smtp/extensions.ts';
-import type { ExtensionSwitches } from '../../../src/smtp/types.ts';
+import type { ExtensionSwitches, ListenerKind } from '../../../src/smtp/types.ts';
 import { testSessionOptions } from '../../support/session-options.ts';
 
 const ALL = ['PIPELINING', 'SIZE 10000', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8', 'CHUNKING', 'DSN', 'STARTTLS'];
@@ -35,9 +35,33 @@ describe('ehloKeywords', () => {
       assert.deepEqual(kw, ALL.filter((k) => k !== keyword));
     });
   }
-  test('HELP is a command, not a keyword; AUTH is not advertised', () => {
+  test('HELP is a command, not a keyword; AUTH is not advertised without AuthOptions', () => {
     const kw = ehloKeywords({ options: testSessionOptions(), tls: false });
     assert.ok(!kw.some((k) => k.startsWith('HELP') || k.startsWith('AUTH')));
+  });
+});
+
+describe('AUTH keyword (RFC 4954 §3)', () => {
+  const auth = (allowPlaintext: boolean, mechanisms = ['PLAIN', 'LOGIN']) =>
+    testSessionOptions({ auth: { mechanisms, listeners: new Set<ListenerKind>(['submission', 'submissions']), allowPlaintext } });
+  test('offered with its mechanisms under TLS on the configured listeners', () => {
+    const kw = ehloKeywords({ options: auth(false), tls: true, listener: 'submission' });
+    assert.equal(kw[kw.length - 1], 'AUTH PLAIN LOGIN');
+    assert.ok(ehloKeywords({ options: auth(false, ['PLAIN']), tls: true, listener: 'submissions' }).includes('AUTH PLAIN'));
+  });
+  test('not in clear unless explicitly allowed (RFC 4954 §4, RFC 8314)', () => {
+    assert.ok(!ehloKeywords({ options: auth(false), tls: false, listener: 'submission' }).some((k) => k.startsWith('AUTH')));
+    assert.ok(ehloKeywords({ options: auth(true), tls: false, listener: 'submission' }).includes('AUTH PLAIN LOGIN'));
+  });
+  test('not on a listener it is not configured for (the default is mx)', () => {
+    assert.ok(!ehloKeywords({ options: auth(true), tls: true }).some((k) => k.startsWith('AUTH')));
+  });
+  test('offerFor caches per listener and TLS', () => {
+    const o = auth(false);
+    assert.ok(offerFor(o, true, 'submission').keywords.includes('AUTH PLAIN LOGIN'));
+    assert.ok(!offerFor(o, true, 'mx').keywords.includes('AUTH PLAIN LOGIN'));
+    assert.ok(!offerFor(o, false, 'submission').keywords.includes('AUTH PLAIN LOGIN'));
+    assert.equal(offerFor(o, true, 'submission'), offerFor(o, true, 'submission'));
   });
 });
 

@@ -1,7 +1,10 @@
 // A fake host for Session tests: performs effects in memory, records replies, stored messages and logs.
 import { Session } from '../../../src/smtp/session.ts';
 import type {
+  AuthAnswer,
   ConnectionInfo,
+  PolicyQuery,
+  PolicyVerdict,
   Effect,
   EnqueueOutcome,
   Envelope,
@@ -29,6 +32,10 @@ export interface DriverOptions {
   enqueue?: EnqueueOutcome | null;
   /** Answer 'starttls' at once with this TLS info; null = leave it outstanding. */
   tls?: { protocol: string; cipher: string } | null;
+  /** Answers each 'auth' step at once; absent or returning null = leave it outstanding. */
+  auth?: (mechanism: string, response: Uint8Array | null) => AuthAnswer | null;
+  /** Answers each 'policy' query at once; absent or returning null = leave it outstanding. */
+  policy?: (query: PolicyQuery) => PolicyVerdict | null;
 }
 
 const decoder = new TextDecoder();
@@ -46,14 +53,29 @@ export class Driver {
   closed = false;
   tlsRequested = false;
   enqueueRequested = false;
+  /** Every 'auth' and 'policy' effect seen, in order. */
+  readonly authSteps: Array<{ mechanism: string; response: Uint8Array | null; tls: boolean }> = [];
+  readonly policyQueries: PolicyQuery[] = [];
   readonly #enqueue: EnqueueOutcome | null;
   readonly #tls: { protocol: string; cipher: string } | null;
+  readonly #auth: DriverOptions['auth'];
+  readonly #policy: DriverOptions['policy'];
 
   constructor(o: DriverOptions = {}) {
     this.options = testSessionOptions(o.options);
     this.session = new Session(testConnection(o.conn), this.options, o.deps ?? testSessionDeps());
     this.#enqueue = o.enqueue === undefined ? { ok: true } : o.enqueue;
     this.#tls = o.tls === undefined ? null : o.tls;
+    this.#auth = o.auth;
+    this.#policy = o.policy;
+  }
+
+  answerAuth(answer: AuthAnswer): string {
+    return this.#apply(this.session.authAnswer(answer));
+  }
+
+  answerPolicy(verdict: PolicyVerdict): string {
+    return this.#apply(this.session.policyAnswer(verdict));
   }
 
   /** Greets and returns the greeting text. */
@@ -117,6 +139,18 @@ export class Driver {
           this.tlsRequested = true;
           if (this.#tls !== null) out += this.answerTls(this.#tls);
           break;
+        case 'auth': {
+          this.authSteps.push({ mechanism: e.mechanism, response: e.response, tls: e.tls });
+          const answer = this.#auth?.(e.mechanism, e.response) ?? null;
+          if (answer !== null) out += this.answerAuth(answer);
+          break;
+        }
+        case 'policy': {
+          this.policyQueries.push(e.query);
+          const verdict = this.#policy?.(e.query) ?? null;
+          if (verdict !== null) out += this.answerPolicy(verdict);
+          break;
+        }
         case 'close':
           if (this.closed) throw new Error('closed twice');
           this.closed = true;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { State } from '../../../../src/smtp/context.ts';
 import { R } from '../../../../src/smtp/replies.ts';
-import { checkMail, proceedMail } from '../../../../src/smtp/verbs/mail.ts';
+import type { AuthIdentity, ListenerKind } from '../../../../src/smtp/types.ts';
+import { checkMail, ownsSender, proceedMail } from '../../../../src/smtp/verbs/mail.ts';
 import { command, context, greeted, output } from './support.ts';
 
 const mail = (line: string) => command('MAIL', line);
@@ -76,5 +77,38 @@ describe('proceedMail', () => {
     assert.deepEqual(c.tx?.recipients, []);
     assert.equal(c.tx?.mode, 'none');
     assert.equal(output(c).sent, '250 2.1.0 Ok\r\n');
+  });
+});
+
+describe('checkMail with AUTH (RFC 4954 §6, RFC 6409 §8.1)', () => {
+  const AUTH = { mechanisms: ['PLAIN'], listeners: new Set<ListenerKind>(['submission', 'submissions']), allowPlaintext: false };
+  const TLS = { protocol: 'TLSv1.3', cipher: 'TEST' };
+  const identity = (o: Partial<AuthIdentity> = {}): AuthIdentity => ({ user: 'alice', addresses: ['alice@tern.test'], domains: [], any: false, ...o });
+
+  test('530 on a submission listener without AUTH; not on mx, nor where AUTH is not configured', () => {
+    const sub = greeted({ options: { auth: AUTH }, conn: { listener: 'submission', tls: TLS } });
+    assert.deepEqual(checkMail(sub, mail('MAIL FROM:<alice@tern.test>')), { ok: false, reply: R.authRequired });
+    assert.ok(checkMail(greeted({ options: { auth: AUTH }, conn: { listener: 'mx' } }), mail('MAIL FROM:<a@b.test>')).ok);
+    assert.ok(checkMail(greeted({ conn: { listener: 'submission' } }), mail('MAIL FROM:<a@b.test>')).ok);
+  });
+
+  test('553 5.7.1 for a sender the user does not own, with the address as detail', () => {
+    const c = greeted({ options: { auth: AUTH }, conn: { listener: 'submission', tls: TLS } });
+    c.identity = identity();
+    const v = checkMail(c, mail('MAIL FROM:<bob@tern.test>'));
+    assert.ok(!v.ok && v.reply.text === '553 5.7.1 Sender address rejected: not owned by user alice\r\n' && v.detail === 'bob@tern.test');
+    assert.ok(checkMail(c, mail('MAIL FROM:<Alice@Tern.Test>')).ok);
+  });
+
+  test('ownsSender: addresses, domains, any; <> and literals only with any', () => {
+    const alice = identity({ domains: ['example.test'] });
+    const box = (local: string, domain: string, literal = false) => ({ local, domain, literal, utf8: false });
+    assert.ok(ownsSender(alice, box('ALICE', 'tern.test')));
+    assert.ok(ownsSender(alice, box('whoever', 'example.test')));
+    assert.ok(!ownsSender(alice, box('x', 'sub.example.test')));
+    assert.ok(!ownsSender(alice, null));
+    assert.ok(!ownsSender(alice, box('alice', '[192.0.2.1]', true)));
+    assert.ok(ownsSender(identity({ any: true }), null));
+    assert.ok(ownsSender(identity({ addresses: ['Bob@tern.test'] }), box('bob', 'tern.test')));
   });
 });
