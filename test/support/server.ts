@@ -138,8 +138,13 @@ export async function spawnDaemon(env: Record<string, string>, cwd = REPO): Prom
   return { child, ports, output, exited };
 }
 
-/** Runs the CLI (`tern …`) to completion with the test's runtime. */
-export function runCli(args: string[], env: Record<string, string>, cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI (`tern …`) to completion with the test's runtime; `input` is its standard input. */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd = REPO,
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
   const argv = isDeno ? ['run', '-A', path.join(REPO, 'src/main.ts'), ...args] : [path.join(REPO, 'src/main.ts'), ...args];
   return new Promise((resolve) => {
@@ -149,5 +154,6 @@ export function runCli(args: string[], env: Record<string, string>, cwd = REPO):
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    if (input !== undefined) child.stdin.end(input);
   });
 }
