@@ -8,6 +8,7 @@ import type { Store } from '../store/open.ts';
 import type { DsnNotify, DsnOrcpt } from '../smtp/types.ts';
 import type { JobMessage } from '../delivery/types.ts';
 import { QUEUE_CHANNEL } from './intake.ts';
+import { coalesce } from '../lib/coalesce.ts';
 import type { RecipientState } from './types.ts';
 
 export interface ClaimedRecipient {
@@ -50,7 +51,108 @@ export function parseNotify(text: string | null): DsnNotify | null {
   return text.split(',') as Array<'SUCCESS' | 'FAILURE' | 'DELAY'>;
 }
 
+type LoadedMessage = JobMessage & { body: Uint8Array };
+interface RecordInput {
+  owner: string;
+  updates: RecipientUpdate[];
+  events: NewEvent[];
+}
+
+/**
+ * Deliveries finish many at a time (20 parallel connections to one smarthost are normal), and two statements
+ * per message (load it, record its results) each with its own commit were two thirds of the CPU a delivered
+ * message cost (scripts/bench-delivery.ts). Concurrent loads and concurrent records are therefore coalesced
+ * (src/lib/coalesce.ts): one statement for all loads waiting, one for all results waiting.
+ */
+const BATCH = 100;
+
 export function createDeliveryRepo(store: Store) {
+  const loadMessage = coalesce(async (ids: string[]): Promise<Array<LoadedMessage | null>> => {
+    const rows = await store.query<{
+      id: string;
+      sender: string;
+      size: number;
+      body_type: string | null;
+      smtputf8: boolean;
+      dsn_ret: string | null;
+      dsn_envid: string | null;
+      received_ms: number;
+      body: Uint8Array;
+    }>(
+      `select id, sender, size, body_type, smtputf8, dsn_ret, dsn_envid,
+         (extract(epoch from received_at) * 1000)::float8 as received_ms, body
+       from messages where id = any($1::text[])`,
+      [`{${[...new Set(ids)].map(pgArrayItem).join(',')}}`],
+    );
+    const byId = new Map<string, LoadedMessage>();
+    for (const r of rows) {
+      byId.set(r.id, {
+        id: r.id,
+        sender: r.sender,
+        size: Number(r.size),
+        bodyType: r.body_type as JobMessage['bodyType'],
+        smtpUtf8: r.smtputf8,
+        dsnRet: r.dsn_ret as JobMessage['dsnRet'],
+        dsnEnvid: r.dsn_envid,
+        receivedAt: new Date(Number(r.received_ms)),
+        body: toBytes(r.body),
+      });
+    }
+    return ids.map((id) => byId.get(id) ?? null);
+  }, BATCH);
+
+  /** One statement per owner in the batch (in practice one: this process); each input learns how many of its rows it still held. */
+  const recordResults = coalesce(async (inputs: RecordInput[]): Promise<number[]> => {
+    const kept = new Set<number>();
+    for (const owner of new Set(inputs.map((i) => i.owner))) {
+      const mine = inputs.filter((i) => i.owner === owner);
+      const updates = mine.flatMap((i) => i.updates);
+      const events = mine.flatMap((i) => i.events);
+      const rows = await store.query<{ id: number }>(
+        `with u as (
+           update recipients r set state = x.state, attempts = x.attempts,
+             next_attempt_at = x.next_at::timestamptz, last_attempt_at = now(), last_reply = x.reply,
+             last_status = x.status, last_remote = x.remote,
+             final_at = case when x.final then now() else null end,
+             delay_notified_at = case when x.delay_notified then coalesce(r.delay_notified_at, now()) else r.delay_notified_at end,
+             lease_owner = null, lease_until = null, updated_at = now()
+           from jsonb_to_recordset($1::jsonb) as x(id bigint, state text, attempts int, next_at text, reply text,
+             status text, remote text, final boolean, delay_notified boolean)
+           -- The planner cannot see how few rows jsonb_to_recordset yields and would scan every recipient
+           -- (measured: one sequential scan per delivered message, growing with the table); the id list lets
+           -- it use the primary key.
+           where r.id = any($4::bigint[]) and r.id = x.id and r.lease_owner = $2
+           returning r.id::float8 as id
+         ), e as (
+           insert into events (message_id, recipient_id, kind, detail)
+           select x.message_id, x.recipient_id, x.kind, x.detail
+           from jsonb_to_recordset($3::jsonb) as x(message_id text, recipient_id bigint, kind text, detail jsonb)
+         )
+         select id from u`,
+        [
+          JSON.stringify(
+            updates.map((u) => ({
+              id: u.id,
+              state: u.state,
+              attempts: u.attempts,
+              next_at: u.nextAttemptAt.toISOString(),
+              reply: u.reply,
+              status: u.status,
+              remote: u.remote,
+              final: u.final,
+              delay_notified: u.delayNotified,
+            })),
+          ),
+          owner,
+          JSON.stringify(events.map((e) => ({ message_id: e.messageId, recipient_id: e.recipientId, kind: e.kind, detail: e.detail }))),
+          `{${updates.map((u) => Math.trunc(u.id)).join(',')}}`,
+        ],
+      );
+      for (const r of rows) kept.add(Number(r.id));
+    }
+    return inputs.map((i) => i.updates.filter((u) => kept.has(u.id)).length);
+  }, BATCH);
+
   return {
     /**
      * Claims due recipients of up to `messages` messages, whole messages at a time where possible, so all
@@ -117,37 +219,8 @@ export function createDeliveryRepo(store: Store) {
       );
     },
 
-    async message(id: string): Promise<(JobMessage & { body: Uint8Array }) | null> {
-      const rows = await store.query<{
-        id: string;
-        sender: string;
-        size: number;
-        body_type: string | null;
-        smtputf8: boolean;
-        dsn_ret: string | null;
-        dsn_envid: string | null;
-        received_ms: number;
-        body: Uint8Array;
-      }>(
-        `select id, sender, size, body_type, smtputf8, dsn_ret, dsn_envid,
-           (extract(epoch from received_at) * 1000)::float8 as received_ms, body
-         from messages where id = $1`,
-        [id],
-      );
-      const r = rows[0];
-      if (!r) return null;
-      return {
-        id: r.id,
-        sender: r.sender,
-        size: Number(r.size),
-        bodyType: r.body_type as JobMessage['bodyType'],
-        smtpUtf8: r.smtputf8,
-        dsnRet: r.dsn_ret as JobMessage['dsnRet'],
-        dsnEnvid: r.dsn_envid,
-        receivedAt: new Date(Number(r.received_ms)),
-        body: toBytes(r.body),
-      };
-    },
+    /** The message a job delivers, with its body; null if an operator deleted it meanwhile. Batched (see below). */
+    message: (id: string): Promise<(JobMessage & { body: Uint8Array }) | null> => loadMessage(id),
 
     /**
      * Applies results and appends their events in one statement, releasing the lease. Only rows this owner
@@ -156,49 +229,7 @@ export function createDeliveryRepo(store: Store) {
      */
     async record(owner: string, updates: RecipientUpdate[], newEvents: NewEvent[]): Promise<number> {
       if (updates.length === 0 && newEvents.length === 0) return 0;
-      const rows = await store.query<{ n: number }>(
-        `with u as (
-           update recipients r set state = x.state, attempts = x.attempts,
-             next_attempt_at = x.next_at::timestamptz, last_attempt_at = now(), last_reply = x.reply,
-             last_status = x.status, last_remote = x.remote,
-             final_at = case when x.final then now() else null end,
-             delay_notified_at = case when x.delay_notified then coalesce(r.delay_notified_at, now()) else r.delay_notified_at end,
-             lease_owner = null, lease_until = null, updated_at = now()
-           from jsonb_to_recordset($1::jsonb) as x(id bigint, state text, attempts int, next_at text, reply text,
-             status text, remote text, final boolean, delay_notified boolean)
-           -- The planner cannot see how few rows jsonb_to_recordset yields and would scan every recipient
-           -- (measured: one sequential scan per delivered message, growing with the table); the id list lets
-           -- it use the primary key.
-           where r.id = any($4::bigint[]) and r.id = x.id and r.lease_owner = $2
-           returning 1
-         ), e as (
-           insert into events (message_id, recipient_id, kind, detail)
-           select x.message_id, x.recipient_id, x.kind, x.detail
-           from jsonb_to_recordset($3::jsonb) as x(message_id text, recipient_id bigint, kind text, detail jsonb)
-         )
-         select count(*)::int as n from u`,
-        [
-          JSON.stringify(
-            updates.map((u) => ({
-              id: u.id,
-              state: u.state,
-              attempts: u.attempts,
-              next_at: u.nextAttemptAt.toISOString(),
-              reply: u.reply,
-              status: u.status,
-              remote: u.remote,
-              final: u.final,
-              delay_notified: u.delayNotified,
-            })),
-          ),
-          owner,
-          JSON.stringify(
-            newEvents.map((e) => ({ message_id: e.messageId, recipient_id: e.recipientId, kind: e.kind, detail: e.detail })),
-          ),
-          `{${updates.map((u) => Math.trunc(u.id)).join(',')}}`,
-        ],
-      );
-      return Number(rows[0]?.n ?? 0);
+      return recordResults({ owner, updates, events: newEvents });
     },
 
     /**
