@@ -55,6 +55,7 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
   const dispatcher = new Dispatcher({ ...opts, maxWeight: opts.maxInflightBytes });
   const held = new Map<number, ClaimedRecipient>(); // claimed and not yet recorded: leases to renew
   const aborts = new Set<AbortController>();
+  const recordings = new Set<Promise<void>>(); // results being written after their job freed its slot
   const counters = { jobs: 0, delivered: 0, deferred: 0, bounced: 0, dsns: 0, lostLeases: 0 };
   let running = false;
   let pumping = false;
@@ -127,9 +128,16 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
     }
   }
 
+  /**
+   * A job holds its dispatcher slot (a connection to the destination) only while it loads and delivers; its
+   * results are recorded after the slot is free, so the next message for that destination goes out while the
+   * database writes (measured: the slot otherwise waited out a record batch per message). Until recorded, the
+   * recipients stay in `held` and keep their lease, so nothing can be claimed twice meanwhile.
+   */
   async function run(messageId: string, route: DeliveryJob['route'], recipients: ClaimedRecipient[]): Promise<void> {
     counters.jobs++;
     const ids = recipients.map((r) => r.id);
+    let recording: Promise<void> | null = null;
     try {
       const message = await deps.repo.message(messageId);
       if (!message) {
@@ -156,12 +164,22 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
       } finally {
         aborts.delete(ac);
       }
-      await finish(job, body, new Map(recipients.map((r) => [r.id, r])), report);
+      const pending: Promise<void> = finish(job, body, new Map(recipients.map((r) => [r.id, r])), report)
+        .catch((err) => {
+          // Recording failed (the database is away): the leases run out and the recipients are tried again.
+          log.error('record-failed', { id: messageId, error: errorText(err) });
+        })
+        .finally(() => {
+          for (const id of ids) held.delete(id);
+          recordings.delete(pending);
+        });
+      recordings.add(pending);
+      recording = pending;
     } catch (err) {
-      // Recording failed (the database is away): the leases run out and the recipients are tried again.
-      log.error('record-failed', { id: messageId, error: errorText(err) });
+      // Loading the message or releasing the claim failed (the database is away): the leases run out.
+      log.error('job-failed', { id: messageId, error: errorText(err) });
     } finally {
-      for (const id of ids) held.delete(id);
+      if (recording === null) for (const id of ids) held.delete(id);
       poke(); // a slot is free: claim more now rather than at the next wake-up
     }
   }
@@ -284,6 +302,7 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
         await dispatcher.idle();
       }
       clearTimeout(timer);
+      await Promise.allSettled([...recordings]);
       // What is still held was never started: give it back, due at once for any worker.
       await deps.repo.release([...held.keys()], deps.nodeId).catch(() => {});
     },
