@@ -132,7 +132,8 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
    * A job holds its dispatcher slot (a connection to the destination) only while it loads and delivers; its
    * results are recorded after the slot is free, so the next message for that destination goes out while the
    * database writes (measured: the slot otherwise waited out a record batch per message). Until recorded, the
-   * recipients stay in `held` and keep their lease, so nothing can be claimed twice meanwhile.
+   * recipients stay in `held` and keep their lease, so nothing can be claimed twice meanwhile. At most
+   * `concurrency` jobs wait for their record this way.
    */
   async function run(messageId: string, route: DeliveryJob['route'], recipients: ClaimedRecipient[]): Promise<void> {
     counters.jobs++;
@@ -175,6 +176,9 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
         });
       recordings.add(pending);
       recording = pending;
+      // Bounded: delivered-but-unrecorded jobs are what a crash repeats (at-least-once) and their bodies stay
+      // in memory, so when the database lags, jobs wait for their own record again instead of piling up.
+      if (recordings.size > opts.concurrency) await pending;
     } catch (err) {
       // Loading the message or releasing the claim failed (the database is away): the leases run out.
       log.error('job-failed', { id: messageId, error: errorText(err) });
