@@ -1,15 +1,14 @@
 // `tern dkim generate|list|activate|retire|dns`: DKIM signing keys, through the daemon or offline.
+import { withOfflineStore } from './offline.ts';
 import { parseArgs } from 'node:util';
 import { controlRequest, NoDaemonError } from '../control/client.ts';
-import { controlSocketPath, DataDirLockedError, lockDataDir } from '../control/lock.ts';
+import { controlSocketPath } from '../control/lock.ts';
 import type { ControlRequest } from '../control/protocol.ts';
 import type { Config } from '../config/schema.ts';
 import { DkimCommandError, runDkimCommand } from '../dkim/control.ts';
 import type { KeyInfo } from '../dkim/repo.ts';
-import { migrate } from '../store/migrate.ts';
-import { openStore } from '../store/open.ts';
 import { loadConfigOrFail } from './context.ts';
-import { CliError, EX_DATAERR, EX_TEMPFAIL, EX_USAGE } from './exit-codes.ts';
+import { CliError, EX_DATAERR, EX_USAGE } from './exit-codes.ts';
 
 const HELP = `usage: tern dkim <command> [options]
 
@@ -41,27 +40,14 @@ export async function askDkim(config: Config, req: Record<string, unknown> & { c
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
   }
-  let lock;
-  try {
-    lock = config.database.url ? null : await lockDataDir(config.dataDir);
-  } catch (err) {
-    if (err instanceof DataDirLockedError) throw new CliError(`${err.message}; try again`, EX_TEMPFAIL);
-    throw err;
-  }
-  try {
-    const store = await openStore({ url: config.database.url, dataDir: config.dataDir, poolSize: 1 });
+  return withOfflineStore(config, async (store) => {
     try {
-      await migrate(store);
       return await runDkimCommand(store, req);
     } catch (err) {
       if (err instanceof DkimCommandError) throw new CliError(err.message, EX_DATAERR);
       throw err;
-    } finally {
-      await store.close();
     }
-  } finally {
-    await lock?.release();
-  }
+  });
 }
 
 function state(k: KeyInfo): string {

@@ -1,13 +1,12 @@
 // `tern queue list|show|stats` and `tern status`: ask the running daemon, or open the store when none runs.
+import { withOfflineStore } from './offline.ts';
 import { controlRequest, NoDaemonError } from '../control/client.ts';
-import { controlSocketPath, DataDirLockedError, lockDataDir } from '../control/lock.ts';
+import { controlSocketPath } from '../control/lock.ts';
 import type { ControlRequest } from '../control/protocol.ts';
 import type { Config } from '../config/schema.ts';
-import { openStore } from '../store/open.ts';
-import { migrate } from '../store/migrate.ts';
 import { createQueueReader } from '../queue/repo.ts';
 import type { QueuedMessageSummary, QueueReader, RecipientState } from '../queue/types.ts';
-import { CliError, EX_TEMPFAIL, EX_UNAVAILABLE } from './exit-codes.ts';
+import { CliError, EX_UNAVAILABLE } from './exit-codes.ts';
 
 /**
  * The daemon owns the embedded database exclusively, so reads go through its control socket. With no daemon
@@ -23,24 +22,7 @@ export async function askQueue(config: Config, req: ControlRequest): Promise<unk
     if (!(err instanceof NoDaemonError)) throw err;
   }
   if (req.cmd === 'status') throw new CliError('Tern is not running (no daemon answers on the control socket)', EX_UNAVAILABLE);
-  let lock;
-  try {
-    lock = config.database.url ? null : await lockDataDir(config.dataDir);
-  } catch (err) {
-    if (err instanceof DataDirLockedError) throw new CliError(`${err.message}; try again`, EX_TEMPFAIL);
-    throw err;
-  }
-  try {
-    const store = await openStore({ url: config.database.url, dataDir: config.dataDir, poolSize: 1 });
-    try {
-      await migrate(store);
-      return await offline(createQueueReader(store), req);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await lock?.release();
-  }
+  return withOfflineStore(config, (store) => offline(createQueueReader(store), req));
 }
 
 async function offline(reader: QueueReader, req: ControlRequest): Promise<unknown> {

@@ -1,4 +1,5 @@
 // `tern user add|passwd|del|disable|enable|list`: manage SMTP AUTH users through the daemon, or on the store when none runs.
+import { withOfflineStore } from './offline.ts';
 import { parseArgs } from 'node:util';
 import { isCancel, password as promptPassword } from '@clack/prompts';
 import { performUserRequest, type UserRequest } from '../auth/control.ts';
@@ -6,13 +7,11 @@ import { checkNewPassword, hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS 
 import { createUserRepo, validateAddress, validateDomain, validateUserName, type User } from '../auth/users.ts';
 import type { Parsed } from '../lib/units.ts';
 import { controlRequest, NoDaemonError } from '../control/client.ts';
-import { controlSocketPath, DataDirLockedError, lockDataDir } from '../control/lock.ts';
+import { controlSocketPath } from '../control/lock.ts';
 import type { ControlRequest } from '../control/protocol.ts';
 import type { Config } from '../config/schema.ts';
-import { openStore } from '../store/open.ts';
-import { migrate } from '../store/migrate.ts';
 import { loadConfigOrFail } from './context.ts';
-import { CliError, EX_DATAERR, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE } from './exit-codes.ts';
+import { CliError, EX_DATAERR, EX_UNAVAILABLE, EX_USAGE } from './exit-codes.ts';
 
 const HELP = `usage: tern user <command> [options]
 
@@ -166,26 +165,11 @@ async function askUsers(config: Config, req: UserRequest): Promise<unknown> {
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
   }
-  let lock;
-  try {
-    lock = config.database.url ? null : await lockDataDir(config.dataDir);
-  } catch (err) {
-    if (err instanceof DataDirLockedError) throw new CliError(`${err.message}; try again`, EX_TEMPFAIL);
-    throw err;
-  }
-  try {
-    const store = await openStore({ url: config.database.url, dataDir: config.dataDir, poolSize: 1 });
-    try {
-      await migrate(store);
-      const out = await performUserRequest(createUserRepo(store), req);
-      if (!out.ok) throw new CliError(out.message, out.error === 'invalid' ? EX_USAGE : EX_DATAERR);
-      return out.result;
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await lock?.release();
-  }
+  return withOfflineStore(config, async (store) => {
+    const out = await performUserRequest(createUserRepo(store), req);
+    if (!out.ok) throw new CliError(out.message, out.error === 'invalid' ? EX_USAGE : EX_DATAERR);
+    return out.result;
+  });
 }
 
 /** One line per user: name, what it may send as, and a marker when disabled. */

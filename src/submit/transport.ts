@@ -6,6 +6,9 @@ import type { Config } from '../config/schema.ts';
 import { openStore } from '../store/open.ts';
 import { migrate } from '../store/migrate.ts';
 import { createIntake } from '../queue/intake.ts';
+import { createDkimSigner } from '../dkim/signer.ts';
+import { createLogger } from '../lib/log.ts';
+import { createPipeline } from '../server/pipeline.ts';
 import { newQueueId } from '../smtp/queue-id.ts';
 import { encodeSubmitRequest } from './control.ts';
 import { type LocalSubmission, type SubmitResult, submitLocal } from './local.ts';
@@ -55,9 +58,13 @@ export async function submitOffline(config: Config, sub: LocalSubmission): Promi
       return { ok: false, kind: 'tempfail', reason: `cannot open the queue: ${errorText(err)}` };
     }
     const intake = createIntake(store);
+    // The same pipeline as the daemon's, so mail queued while no daemon runs is DKIM-signed all the same.
+    const log = createLogger({ format: config.log.format, level: 'warn' });
+    const signer = config.dkim.sign ? createDkimSigner({ store, signedHeaders: config.dkim.signedHeaders, log }) : undefined;
+    const queue = createPipeline({ intake, signer, isTrusted: () => true, log });
     try {
       return await submitLocal(
-        { queue: intake, hostname: config.hostname, maxMessageSize: config.smtp.maxMessageSize, now: () => new Date(), newQueueId },
+        { queue, hostname: config.hostname, maxMessageSize: config.smtp.maxMessageSize, now: () => new Date(), newQueueId },
         sub,
       );
     } finally {

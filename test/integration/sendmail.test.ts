@@ -113,6 +113,15 @@ describe('tern sendmail without a daemon', () => {
     assert.match(msg.text, /\r\nline one\r\n\.\r\nafter the dot\r\n$/);
   });
 
+  test('mail queued without a daemon is DKIM-signed like the daemon signs it', T, async () => {
+    const g = await runCli(['dkim', 'generate', 'signed.test', '--algorithm', 'ed25519', '--activate'], env);
+    assert.equal(g.code, 0, g.stdout + g.stderr);
+    const r = await sendmail(['-v', '-f', 'app@signed.test', 'bob@remote.test'], env, 'From: app@signed.test\nSubject: signed\n\nhi\n');
+    assert.equal(r.code, 0, r.stderr);
+    const msg = await readQueued(env, queuedAs(r));
+    assert.match(msg.text, /^DKIM-Signature: v=1; a=ed25519-sha256;[^]*d=signed\.test/);
+  });
+
   // Deno resolves a script's imports against the symlink's own directory, so a link to src/main.ts cannot
   // run there at all; what gets deployed is the compiled binary (tested below) or `bun src/main.ts`.
   const linkSkip = isDeno ? 'Deno does not follow a symlinked main module for its imports' : false;
