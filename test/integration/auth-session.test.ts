@@ -3,7 +3,6 @@
 // RFC 4954, RFC 6409 and RFC 8314, not the user database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,21 +17,11 @@ import type { Envelope, ListenerKind } from '../../src/smtp/types.ts';
 import { FakeAuthenticator } from '../dialogues/fake-hosts.ts';
 import { testSessionOptions } from '../support/session-options.ts';
 import { TestSmtpClient } from '../support/smtp-client.ts';
+import { runProcess } from '../support/process.ts';
 
 const T = { timeout: 60_000 };
 
-function run(cmd: string, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const run = runProcess;
 
 // smtplib: mode plain|starttls|implicit; mech PLAIN|LOGIN|auto. Prints the features, then the outcome.
 const PY = `

@@ -1,25 +1,14 @@
 // Third-party SMTP clients (Python smtplib, curl, swaks) against a real Tern daemon over real sockets and TLS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createQueueReader } from '../../src/queue/repo.ts';
 import { hashPassword } from '../../src/auth/password.ts';
 import { createUserRepo } from '../../src/auth/users.ts';
 import type { QueueReader } from '../../src/queue/types.ts';
 import { startTestDaemon, type TestDaemon } from '../support/server.ts';
+import { runProcess } from '../support/process.ts';
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+const run = runProcess;
 
 /** Finds the one stored message whose body contains the marker, failing loudly otherwise. */
 async function storedWith(reader: QueueReader, marker: string) {

@@ -4,26 +4,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
 import { createQueueReader } from '../../src/queue/repo.ts';
 import type { QueueReader } from '../../src/queue/types.ts';
 import { runCli, startTestDaemon, type TestDaemon } from '../support/server.ts';
+import { runProcess } from '../support/process.ts';
 
 const T = { timeout: 90_000 };
 const PYTHON = '/usr/bin/python3'; // python3-dkim installs for the system Python
 
-function run(cmd: string, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const run = runProcess;
 
 // dkimpy verifies with a dnsfunc that serves the one record `tern dkim generate` printed.
 const DKIMPY_VERIFY = `
