@@ -4,6 +4,7 @@ import { Buffer } from 'node:buffer';
 import { MAX_LINE } from './dsn-fields.ts';
 import type { DsnEvent } from './dsn-select.ts';
 import type { Returned } from './dsn-text.ts';
+import { concat } from '../lib/bytes.ts';
 
 /** Above this a RET=FULL failure report carries the header section only (RFC 3461 §6.2 allows a limit). */
 export const DSN_MAX_RETURN = 10 * 1024 * 1024;
@@ -104,12 +105,3 @@ export function toCrlf(bytes: Uint8Array): Uint8Array {
 
 const endsWithCrlf = (b: Uint8Array): boolean => b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a;
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

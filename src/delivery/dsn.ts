@@ -4,7 +4,8 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { formatDate } from '../smtp/received.ts';
 import { cleanText, deliveryStatus, type DsnRecipient, field, isAscii } from './dsn-fields.ts';
-import { chooseReturn, concat, DSN_MAX_RETURN } from './dsn-return.ts';
+import { chooseReturn, DSN_MAX_RETURN } from './dsn-return.ts';
+import { concat } from '../lib/bytes.ts';
 import type { DsnEvent } from './dsn-select.ts';
 import { humanText, SUBJECTS } from './dsn-text.ts';
 

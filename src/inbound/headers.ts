@@ -1,6 +1,7 @@
 // Pure helpers over a stored message's header section (RFC 5322 §2.2, §3.5): list its fields, drop some,
 // prepend one, fold a long one. The body is never decoded or copied more than once.
 import { Buffer } from 'node:buffer';
+import { concat } from '../lib/bytes.ts';
 
 /** One header field as it stands in the message: its name and its raw text, continuation lines included. */
 export interface HeaderField {
@@ -84,22 +85,12 @@ export function removeFields(message: Uint8Array, drop: (field: HeaderField) => 
     pos = f.end;
   }
   kept.push(message.subarray(pos));
-  return concat(kept);
+  return concat(...kept);
 }
 
 /** The message with `field` (a complete field, CRLF-terminated, ASCII or UTF-8) above everything else. */
 export function prependField(message: Uint8Array, field: string): Uint8Array {
-  return concat([new TextEncoder().encode(field), message]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(new TextEncoder().encode(field), message);
 }
 
 /** RFC 5322 §2.1.1: lines SHOULD stay within 78 characters. */

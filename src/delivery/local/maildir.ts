@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
 import { crlfToLf, delivered, type LocalOutcome, permanent, temporary, traceHeaders } from './common.ts';
+import { concat } from '../../lib/bytes.ts';
 
 export interface MaildirDelivery {
   template: string; // DomainConfig.maildir
@@ -162,9 +163,3 @@ export function classifyFsError(err: unknown, dir: string): LocalOutcome {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
