@@ -27,6 +27,7 @@ import { VERSION } from '../version.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createAuthenticator } from '../auth/authenticator.ts';
 import { createUserControl } from '../auth/control.ts';
+import { aliasAwareAuthenticator, aliasOwners } from '../auth/alias-senders.ts';
 import { createDkimSigner } from '../dkim/signer.ts';
 import { dkimControlHandlers } from '../dkim/control.ts';
 import { createInboundChecker } from '../inbound/checker.ts';
@@ -149,7 +150,8 @@ export async function startDaemon(config: Config, log: Logger, notes: string[] =
         options: { ...sessionOptionsFrom(config, true), localRecipient },
         // AUTH and the policy stages differ by listener (AUTH on submission, anti-abuse on MX).
         listenerOptions: listenerSessionOptions(config, true, { localRecipient }),
-        authenticator,
+        // A user may send as the aliases that deliver to it, not only as its own addresses (issue 4).
+        authenticator: aliasAwareAuthenticator(authenticator, aliasOwners(config.domains, directory)),
         policy,
         greetDelay: config.abuse.greetDelay,
         deps: { now: () => new Date(), newQueueId },

@@ -49,7 +49,11 @@ describe('submission through a real daemon', () => {
   }
 
   before(async () => {
-    srv = await startTestDaemon({ TERN_AUTH_MAX_FAILURES_PER_USER: '2', TERN_AUTH_MAX_FAILURES_PER_IP: '50' });
+    // support@ is an alias of alice's mailbox: she may send as it (bob may not).
+    srv = await startTestDaemon(
+      { TERN_AUTH_MAX_FAILURES_PER_USER: '2', TERN_AUTH_MAX_FAILURES_PER_IP: '50' },
+      '[domains."tern.test"]\ndelivery = "mailbox"\n[domains."tern.test".aliases]\nsupport = "alice"\n',
+    );
     reader = createQueueReader(srv.daemon.store);
     env = { TERN_DATA_DIR: srv.dataDir, TERN_HOSTNAME: 'mx.tern.test' };
     for (const [name, extra] of [['alice', ['--address', 'alice@tern.test', '--address', 'sales@tern.test']], ['bob', []]] as const) {
@@ -110,6 +114,19 @@ describe('submission through a real daemon', () => {
     ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stdout, /553 5\.7\.1 /);
+  });
+
+  test('a user may send as a local alias that delivers to it, another user may not', T, async () => {
+    const send = (user: string) =>
+      run('swaks', [
+        '--server', `127.0.0.1:${srv.port('submission')}`, '--tls', '--auth', 'PLAIN', '--auth-user', user,
+        '--auth-password', 'correct horse battery', '--from', 'support@tern.test', '--to', 'someone@elsewhere.example', '--timeout', '30',
+      ]);
+    const ok = await send('alice');
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const refused = await send('bob');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout, /553 5\.7\.1 /);
   });
 
   test('failed logins lock the user out (454 4.7.0), even with the right password, and are logged', T, async () => {
