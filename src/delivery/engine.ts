@@ -76,11 +76,15 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
   /** Claims while there is room; the dispatcher holds at most twice the concurrency in jobs. */
   async function pump(): Promise<void> {
     pumping = true;
+    let full = false;
     try {
       while (running) {
         again = false;
         const room = opts.concurrency * 2 - dispatcher.size;
-        if (room <= 0) break;
+        if (room <= 0) {
+          full = true;
+          break;
+        }
         const claimed = await deps.repo.claim(Math.min(room, CLAIM_BATCH), deps.nodeId, opts.lease);
         if (claimed.length > 0) submit(claimed);
         if (claimed.length === 0 && !again) break;
@@ -90,7 +94,8 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
     } finally {
       pumping = false;
       if (again && running) poke();
-      else void scheduleWake();
+      // Full: every job that finishes pokes again, so no timer (and no nextDueInMs query per finished job).
+      else if (!full) void scheduleWake();
     }
   }
 

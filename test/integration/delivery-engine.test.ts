@@ -306,13 +306,15 @@ describe('delivery engine', () => {
       const key = `${job.message.id}/${address}`;
       delivered.set(key, (delivered.get(key) ?? 0) + 1);
     };
-    const a = scriptedCourier((j, address) => (count(j, address), { outcome: 'delivered' }), { delayMs: 2 });
-    const b = scriptedCourier((j, address) => (count(j, address), { outcome: 'delivered' }), { delayMs: 2 });
+    const a = scriptedCourier((j, address) => (count(j, address), { outcome: 'delivered' }), { delayMs: 5 });
+    const b = scriptedCourier((j, address) => (count(j, address), { outcome: 'delivered' }), { delayMs: 5 });
     const envs = Array.from({ length: 150 }, (_, i) => envelope('ivy@example.org', [`r${i % 7}@d${i % 5}.example`, `s@d${i % 3}.example`]));
-    await Promise.all(envs.map((env) => intake.enqueue(env, BODY)));
+    // Both listening before the mail arrives: an engine that started first could otherwise finish the whole
+    // queue while the other is still opening its LISTEN connection (seen: 270 jobs to 0).
     const e1 = engine(a.courier, {}, 'node-a');
     const e2 = engine(b.courier, {}, 'node-b');
     await Promise.all([e1.start(), e2.start()]);
+    await Promise.all(envs.map((env) => intake.enqueue(env, BODY)));
     await until('all delivered', async () => {
       const rows = await db.store.query<{ n: number }>(
         `select count(*)::int as n from recipients where message_id = any($1::text[]) and state <> 'delivered'`,
