@@ -20,11 +20,11 @@
 // work a server defers past the end of the cell (Postfix's delivery to discard, Tern's) is partly missed.
 // Needs root (Postfix), Debian's postfix package (smtp-source) and, for tern-postgres, a PostgreSQL server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
+import { freePort, median, portOpen, procStat, treeTicks, vmHwmKb, waitFor } from './lib/bench-os.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values: o } = parseArgs({
@@ -63,60 +63,6 @@ interface Peer {
   resetPeak(): void;
   stop(): Promise<void>;
 }
-
-// ---- /proc readings -----------------------------------------------------------------------------------
-function procStat(pid: number): { ppid: number; ticks: number; childTicks: number } | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on; comm may hold spaces
-    return { ppid: +f[1]!, ticks: +f[11]! + +f[12]!, childTicks: +f[13]! + +f[14]! };
-  } catch {
-    return null;
-  }
-}
-/** CPU of a process, of its reaped children, and of its live children: Postfix's smtpd(8) come and go. */
-function treeTicks(pid: number): number {
-  const me = procStat(pid);
-  if (!me) return 0;
-  let total = me.ticks + me.childTicks;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = procStat(+name);
-    if (st?.ppid === pid) total += st.ticks;
-  }
-  return total;
-}
-function vmHwmKb(pid: number): number | null {
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? +m[1]! : null;
-}
-
-// ---- helpers ------------------------------------------------------------------------------------------
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer().on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-async function waitFor(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-const portOpen = (port: number) =>
-  new Promise<boolean>((res) => {
-    const s = connect(port, '127.0.0.1', () => (s.destroy(), res(true))).on('error', () => res(false));
-  });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 // ---- peers --------------------------------------------------------------------------------------------
 /** @param serverPid PostgreSQL's postmaster: its CPU (backends included) is part of Tern's cost per message. */

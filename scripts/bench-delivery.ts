@@ -31,7 +31,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import postgres from 'postgres';
 import { opts, progress, QUEUE, SIZE, WARM_UP, work } from './bench-delivery/options.ts';
-import { median } from './bench-delivery/os.ts';
+import { median } from './lib/bench-os.ts';
 import { postfixPeer } from './bench-delivery/postfix.ts';
 import { describe, round, type Mta, type Round } from './bench-delivery/round.ts';
 import { ternPeer } from './bench-delivery/tern.ts';

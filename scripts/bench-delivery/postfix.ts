@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { QUEUE, root, work } from './options.ts';
-import { freePort, portOpen, run, waitFor } from './os.ts';
+import { freePort, portOpen, run, waitFor } from '../lib/bench-os.ts';
 import type { Mta } from './round.ts';
 import { load, startSink } from './sink.ts';
 

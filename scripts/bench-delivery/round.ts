@@ -1,6 +1,6 @@
 // One measured round of the delivery benchmark: what a peer must offer, the timing window, CPU, the result line.
 import { opts, QUEUE, ticksToMs } from './options.ts';
-import { machineTicks, threadTicks, treeTicks } from './os.ts';
+import { machineTicks, threadTicks, treeTicks } from '../lib/bench-os.ts';
 import { load, type Sink, type Window } from './sink.ts';
 
 /** What a round needs from an MTA under test. */

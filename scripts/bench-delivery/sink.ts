@@ -1,7 +1,7 @@
 // The two ends of the load: Postfix's smtp-sink counting what an MTA delivers, and smtp-source feeding it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { opts, SIZE } from './options.ts';
-import { freePort, portOpen, waitFor } from './os.ts';
+import { freePort, portOpen, waitFor } from '../lib/bench-os.ts';
 
 /** Helper processes to end if the benchmark dies half-way: an orphaned smtp-sink would hold its port. */
 const children = new Set<ChildProcess>();

@@ -4,7 +4,7 @@ import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { opts, QUEUE, root, work } from './options.ts';
-import { freePort, procStat, treeTicks, waitFor } from './os.ts';
+import { freePort, procStat, treeTicks, waitFor } from '../lib/bench-os.ts';
 import type { Mta } from './round.ts';
 import { load, startSink } from './sink.ts';
 

@@ -1,4 +1,4 @@
-// Small operating-system helpers of the delivery benchmark: /proc CPU readings, ports, waiting, commands.
+// Operating-system helpers shared by the benchmarks: /proc CPU and memory readings, ports, waiting, commands.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -13,7 +13,7 @@ export function procStat(pid: number): { ppid: number; ticks: number; childTicks
   }
 }
 
-/** CPU of a process, of its reaped children, and of its live children: Postfix's smtp(8) come and go. */
+/** CPU of a process, of its reaped children, and of its live children: Postfix's smtpd(8)/smtp(8) come and go. */
 export function treeTicks(pid: number): number {
   const me = procStat(pid);
   if (!me) return 0;
@@ -23,6 +23,12 @@ export function treeTicks(pid: number): number {
     if (st?.ppid === pid) total += st.ticks;
   }
   return total;
+}
+
+/** Peak resident set (VmHWM) of a process in KB, or null where the kernel does not report it. */
+export function vmHwmKb(pid: number): number | null {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? +m[1]! : null;
 }
 
 /** CPU ticks per thread name: where a Bun process's time goes (its JavaScript, PGlite's worker, JIT, GC). */
