@@ -12,6 +12,7 @@ import { loadConfigOrFail } from './cli/context.ts';
 import { askQueue, formatList } from './cli/queue.ts';
 import { CliError, EX_SOFTWARE, EX_TEMPFAIL, EX_USAGE } from './cli/exit-codes.ts';
 import type { QueuedMessageSummary } from './queue/types.ts';
+import { errorText } from './lib/errors.ts';
 
 const HELP = `Tern ${VERSION}: a single-binary mail transfer agent
 
@@ -165,7 +166,7 @@ async function serve(config: Parameters<typeof startDaemon>[0], source: string[]
     daemon = await startDaemon(config, log, notes);
   } catch (err) {
     if (err instanceof DataDirLockedError) throw new CliError(err.message, EX_TEMPFAIL);
-    throw new CliError(`cannot start: ${err instanceof Error ? err.message : String(err)}`, EX_SOFTWARE);
+    throw new CliError(`cannot start: ${errorText(err)}`, EX_SOFTWARE);
   }
   const d = daemon;
   stop = (signal) => void d.stop(signal);

@@ -8,6 +8,7 @@ import { DUMMY_HASH, hashPassword, verifyPassword } from './password.ts';
 import { saslMechanism, saslStep, type SaslState } from './sasl.ts';
 import { FailureThrottle } from './throttle.ts';
 import { canonicalName, createUserRepo, identityOf, validateUserName, type StoredUser, type UserRepo } from './users.ts';
+import { errorText } from '../lib/errors.ts';
 
 /** The connection an exchange belongs to, as the server knows it. */
 export interface AuthConn {
@@ -105,7 +106,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator &
         user = await lookup(name);
       } catch (err) {
         // The database is unreachable: 454 4.7.0, a temporary failure that is not the client's fault.
-        log.error('auth-error', { conn: conn.id, ip: conn.ip, user: name, mechanism, error: err instanceof Error ? err.message : String(err) });
+        log.error('auth-error', { conn: conn.id, ip: conn.ip, user: name, mechanism, error: errorText(err) });
         return { kind: 'failure', reason: 'temporary' };
       }
     }
@@ -131,7 +132,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator &
       if (await repo.replaceHash(name, stored, next)) log.info('auth-rehashed', { user: name });
       cache.delete(name);
     } catch (err) {
-      log.warn('auth-rehash-failed', { user: name, error: err instanceof Error ? err.message : String(err) });
+      log.warn('auth-rehash-failed', { user: name, error: errorText(err) });
     }
   }
 
@@ -172,7 +173,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator &
       } catch (err) {
         // A bug or a runtime failure (scrypt out of memory): the contract is to resolve, so answer 454.
         pending.delete(conn.id);
-        log.error('auth-error', { conn: conn.id, ip: conn.ip, mechanism, error: err instanceof Error ? err.message : String(err) });
+        log.error('auth-error', { conn: conn.id, ip: conn.ip, mechanism, error: errorText(err) });
         return { kind: 'failure', reason: 'temporary' };
       }
     },

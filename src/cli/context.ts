@@ -2,6 +2,7 @@
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { CliError, EX_CONFIG } from './exit-codes.ts';
+import { errorText } from '../lib/errors.ts';
 
 export interface Loaded {
   config: Config;
@@ -14,6 +15,6 @@ export function loadConfigOrFail(file: string | undefined, env: Record<string, s
   try {
     return loadConfig({ file, env });
   } catch (err) {
-    throw new CliError(`configuration error: ${err instanceof Error ? err.message : String(err)}`, EX_CONFIG);
+    throw new CliError(`configuration error: ${errorText(err)}`, EX_CONFIG);
   }
 }

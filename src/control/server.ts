@@ -2,6 +2,7 @@
 import type * as net from 'node:net';
 import type { Logger } from '../lib/log.ts';
 import { type ControlRequest, type ControlResponse, encodeResponse, MAX_REQUEST_BYTES } from './protocol.ts';
+import { errorText } from '../lib/errors.ts';
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
 
@@ -39,7 +40,7 @@ export function serveControl(server: net.Server, handle: ControlHandler, log: Lo
     try {
       return { ok: true, result: await handle(req) };
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorText(err);
       log.warn('control-error', { cmd: req.cmd, error });
       return { ok: false, error };
     }

@@ -9,6 +9,7 @@ import { buildDsn, dsnRecipients } from './dsn.ts';
 import { decide, type OutcomePolicy, type OwedDsn } from './outcome.ts';
 import type { Router } from './router.ts';
 import type { Courier, DeliveryJob, DeliveryReport, JobMessage } from './types.ts';
+import { errorText } from '../lib/errors.ts';
 
 export interface EngineOptions extends OutcomePolicy {
   hostname: string; // Reporting-MTA of our DSNs
@@ -316,8 +317,4 @@ export function createDeliveryEngine(deps: EngineDeps, opts: EngineOptions): Del
       await deps.repo.release([...held.keys()], deps.nodeId).catch(() => {});
     },
   };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

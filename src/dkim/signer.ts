@@ -6,6 +6,7 @@ import { splitMessage } from './canon.ts';
 import { type DkimAlgorithm, loadPrivateKey, normaliseDomain } from './keys.ts';
 import { activeKeys } from './repo.ts';
 import { signMessage, type SigningKey } from './signature.ts';
+import { errorText } from '../lib/errors.ts';
 
 /** How long a node may keep signing with a key another node (or the CLI offline) rotated away. */
 export const KEY_REFRESH_MS = 60_000;
@@ -118,7 +119,7 @@ export function createDkimSigner(opts: DkimSignerOptions): DkimSigner {
     } catch (err) {
       // A stale set beats none: keep signing with what we had and try again at the next message.
       if (!keys) throw new Error('cannot load DKIM keys', { cause: err });
-      opts.log.warn('dkim-keys-reload-failed', { error: err instanceof Error ? err.message : String(err) });
+      opts.log.warn('dkim-keys-reload-failed', { error: errorText(err) });
     }
     return keys;
   }

@@ -6,6 +6,7 @@ import type { Envelope } from '../smtp/types.ts';
 import type { Store } from '../store/open.ts';
 import { events, messages, recipients } from '../store/schema.ts';
 import type { QueueWriter } from './types.ts';
+import { errorText } from '../lib/errors.ts';
 
 /** Delivery workers LISTEN here; one NOTIFY per committed batch, payload = number of messages in it. */
 export const QUEUE_CHANNEL = 'tern_queue';
@@ -137,7 +138,7 @@ export function createIntake(store: Store, opts: IntakeOptions = {}): Intake {
   function fail(p: Pending, cause: unknown): void {
     counters.rejected++;
     const root = rootCause(cause);
-    const why = root instanceof Error ? root.message : String(root);
+    const why = errorText(root);
     p.reject(new Error(`enqueue ${p.envelope.queueId} failed: ${why}`, { cause }));
   }
 

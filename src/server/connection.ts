@@ -21,6 +21,7 @@ import type {
 import type { Authenticator, PolicyHook } from './hooks.ts';
 import { MessageRefused } from '../queue/refused.ts';
 import type { Admission, InflightBudget } from './limits.ts';
+import { errorText } from '../lib/errors.ts';
 
 export type { AuthConnection, Authenticator, PolicyHook } from './hooks.ts';
 
@@ -261,7 +262,7 @@ export class SmtpConnection {
         this.#run(this.#session.enqueued(outcome));
       },
       (err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
+        const reason = errorText(err);
         this.#log.error('enqueue-failed', { id: envelope.queueId, error: reason });
         this.#run(this.#session.enqueued({ ok: false, reason }));
       },
@@ -293,7 +294,7 @@ export class SmtpConnection {
     answer.then(
       (a) => this.#answer(() => this.#session.authAnswer(a)),
       (err: unknown) => {
-        this.#log.error('auth-error', { mechanism, error: err instanceof Error ? err.message : String(err) });
+        this.#log.error('auth-error', { mechanism, error: errorText(err) });
         this.#answer(() => this.#session.authAnswer({ kind: 'failure', reason: 'temporary' }));
       },
     );
@@ -311,7 +312,7 @@ export class SmtpConnection {
     verdict.then(
       (v) => this.#answer(() => this.#session.policyAnswer(v)),
       (err: unknown) => {
-        this.#log.error('policy-error', { stage: query.stage, error: err instanceof Error ? err.message : String(err) });
+        this.#log.error('policy-error', { stage: query.stage, error: errorText(err) });
         const failed = replies.policyFailed;
         const v: PolicyVerdict =
           query.stage === 'mail' || query.stage === 'rcpt'

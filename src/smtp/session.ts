@@ -31,6 +31,7 @@ import { checkRcpt, proceedRcpt } from './verbs/rcpt.ts';
 import { checkRset, proceedRset } from './verbs/rset.ts';
 import { checkStartTls, proceedStartTls } from './verbs/starttls.ts';
 import { checkVrfy, proceedVrfy } from './verbs/vrfy.ts';
+import { errorText } from '../lib/errors.ts';
 
 export { State } from './context.ts';
 
@@ -297,7 +298,7 @@ export class Session {
     } catch (err) {
       ctx.log(
         'error',
-        { error: err instanceof Error ? err.message : String(err), stack: (err as Error)?.stack },
+        { error: errorText(err), stack: (err as Error)?.stack },
         'error',
       );
       if (!ctx.closed) {

@@ -7,6 +7,7 @@ import type { DsnNotify, Envelope } from '../smtp/types.ts';
 import type { QueueWriter } from '../queue/types.ts';
 import { ensureBodySeparator, fromField, hasField, removeBlindCopies, splitHeader } from './headers.ts';
 import { hasEightBit } from './input.ts';
+import { errorText } from '../lib/errors.ts';
 
 export interface SubmitDeps {
   queue: QueueWriter;
@@ -90,7 +91,7 @@ export async function submitLocal(deps: SubmitDeps, input: LocalSubmission): Pro
   try {
     await deps.queue.enqueue(envelope, message);
   } catch (err) {
-    return { ok: false, kind: 'tempfail', reason: err instanceof Error ? err.message : String(err) };
+    return { ok: false, kind: 'tempfail', reason: errorText(err) };
   }
   return { ok: true, queueId };
 }

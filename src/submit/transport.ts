@@ -12,6 +12,7 @@ import { createPipeline } from '../server/pipeline.ts';
 import { newQueueId } from '../smtp/queue-id.ts';
 import { encodeSubmitRequest } from './control.ts';
 import { type LocalSubmission, type SubmitResult, submitLocal } from './local.ts';
+import { errorText } from '../lib/errors.ts';
 
 /** Long enough for a 35 MiB message through a busy intake; sendmail callers would rather wait than retry. */
 const DAEMON_TIMEOUT_MS = 120_000;
@@ -83,8 +84,4 @@ function checkResult(v: unknown): SubmitResult {
     return { ok: false, kind: r.kind, reason: r.reason };
   }
   return { ok: false, kind: 'unavailable', reason: 'the daemon sent an unexpected answer to submit' };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
