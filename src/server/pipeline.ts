@@ -2,28 +2,16 @@
 import type { Logger } from '../lib/log.ts';
 import type { QueueWriter } from '../queue/types.ts';
 import { MessageRefused } from '../queue/refused.ts';
-import type { ConnectionInfo, Envelope, HostReply, ListenerKind } from '../smtp/types.ts';
-
-/** The inbound checker's verdict (src/inbound): the message comes back with its Authentication-Results header. */
-export type InboundVerdict =
-  | { action: 'accept'; message: Uint8Array }
-  | { action: 'reject'; reply: HostReply; message: Uint8Array }
-  | { action: 'hold'; reason: string; message: Uint8Array };
-
-export interface InboundCheck {
-  check(input: { envelope: Envelope; message: Uint8Array; conn: ConnectionInfo }): Promise<InboundVerdict>;
-}
-
-export interface Signer {
-  sign(envelope: Envelope, message: Uint8Array): Promise<Uint8Array>;
-}
+import type { ConnectionInfo, Envelope, ListenerKind } from '../smtp/types.ts';
+import type { InboundChecker, InboundResult } from '../inbound/checker.ts';
+import type { DkimSigner } from '../dkim/signer.ts';
 
 export interface PipelineDeps {
   intake: QueueWriter;
   /** Absent when inbound.checks is off. */
-  inbound?: InboundCheck;
+  inbound?: InboundChecker;
   /** Absent when dkim.sign is off. */
-  signer?: Signer;
+  signer?: Pick<DkimSigner, 'sign'>;
   isTrusted: (ip: string) => boolean;
   log: Logger;
 }
@@ -52,7 +40,7 @@ export function createPipeline(deps: PipelineDeps): QueueWriter {
     async enqueue(envelope, message) {
       const way = classify(envelope, deps.isTrusted(envelope.clientAddress));
       if (way === 'inbound' && inbound) {
-        let verdict: InboundVerdict;
+        let verdict: InboundResult;
         try {
           verdict = await inbound.check({ envelope, message, conn: connOf(envelope) });
         } catch (err) {

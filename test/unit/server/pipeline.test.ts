@@ -1,7 +1,8 @@
 // The pipeline between DATA and the queue: who is checked, who is signed, and what a verdict does to the message.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, createPipeline, type InboundVerdict } from '../../../src/server/pipeline.ts';
+import { classify, createPipeline } from '../../../src/server/pipeline.ts';
+import type { InboundResult } from '../../../src/inbound/checker.ts';
 import { MessageRefused } from '../../../src/queue/refused.ts';
 import type { Envelope } from '../../../src/smtp/types.ts';
 import type { Logger } from '../../../src/lib/log.ts';
@@ -32,7 +33,7 @@ function envelope(over: Partial<Envelope> = {}): Envelope {
   } as Envelope;
 }
 
-function harness(verdict: InboundVerdict | Error | null, signErr = false) {
+function harness(verdict: InboundResult | Error | null, signErr = false) {
   const stored: Array<{ envelope: Envelope; text: string }> = [];
   const calls = { checked: 0, signed: 0 };
   const pipeline = createPipeline({
